@@ -1,0 +1,1 @@
+"""Entry points: the `uapi` command and pipeline construction."""

@@ -1,0 +1,1 @@
+"""A local UtilityAPI v2 server for demos, tests and benchmarks."""

@@ -1,0 +1,1 @@
+"""The UtilityAPI v2 dlt source."""

@@ -1,0 +1,1 @@
+"""SQL models that turn raw UtilityAPI tables into the tables analysts query."""
