@@ -1,0 +1,123 @@
+"""Build the dlt pipeline for a DuckDB file and run the UtilityAPI source into it."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dlt
+from dlt.pipeline.pipeline import Pipeline
+
+from sources.utilityapi import LoadReport, UtilityAPIClient, utilityapi
+from sources.utilityapi.clock import SYSTEM_CLOCK, Clock
+
+DEFAULT_DB = Path("data/utilityapi.duckdb")
+DEFAULT_DATASET = "utilityapi"
+PIPELINE_NAME = "utilityapi"
+RESOURCES = ("authorizations", "meters", "bills", "interval_readings", "events")
+RESOURCE_ALIASES = {"intervals": "interval_readings", "readings": "interval_readings"}
+
+
+@dataclass
+class LoadOptions:
+    """Everything `uapi load` can ask of a run."""
+
+    api_token: str
+    base_url: str
+    db_path: Path = DEFAULT_DB
+    dataset: str = DEFAULT_DATASET
+    resources: Sequence[str] = RESOURCES
+    meters: Sequence[str] | None = None
+    start_date: str | None = None
+    full_refresh: bool = False
+    rate_limit: float | None = None
+    max_concurrency: int | None = None
+    lookback_days: float | None = None
+    backfill: dict[str, str | None] | None = None
+    clock: Clock = SYSTEM_CLOCK
+
+
+@dataclass
+class LoadResult:
+    report: LoadReport
+    row_counts: dict[str, int]
+    duration_seconds: float
+    load_ids: list[str] = field(default_factory=list)
+
+
+def make_pipeline(db_path: Path, dataset: str = DEFAULT_DATASET) -> Pipeline:
+    """A pipeline whose working folder sits beside its DuckDB file, so state follows the file."""
+    db_path = Path(db_path)
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    working_dir = db_path.with_name(db_path.name + ".pipelines")
+    if not db_path.exists() and working_dir.exists():
+        # The warehouse was deleted: local state describing it would skip data it no longer has.
+        shutil.rmtree(working_dir)
+    # Arrow rows carry _dlt_load_id so transforms can find what each load touched.
+    dlt.config["normalize.parquet_normalizer.add_dlt_load_id"] = True
+    return dlt.pipeline(
+        pipeline_name=PIPELINE_NAME,
+        pipelines_dir=str(working_dir),
+        destination=dlt.destinations.duckdb(str(db_path)),
+        dataset_name=dataset,
+    )
+
+
+def resolve_resources(names: Sequence[str] | None) -> list[str]:
+    if not names:
+        return list(RESOURCES)
+    resolved = []
+    for name in names:
+        name = RESOURCE_ALIASES.get(name, name)
+        if name not in RESOURCES:
+            raise ValueError(
+                f"unknown resource '{name}'; choose from {', '.join(RESOURCES)} (or 'intervals')"
+            )
+        resolved.append(name)
+    return resolved
+
+
+def run_load(options: LoadOptions, report: LoadReport | None = None) -> LoadResult:
+    """Load UtilityAPI into the DuckDB file; state is committed only with the data."""
+    started = time.perf_counter()
+    report = report if report is not None else LoadReport()
+    client_args: dict[str, Any] = {}
+    if options.rate_limit is not None:
+        client_args["rate_limit"] = options.rate_limit or None
+    if options.max_concurrency is not None:
+        client_args["max_concurrency"] = options.max_concurrency
+    client = UtilityAPIClient(
+        options.api_token, options.base_url, clock=options.clock, **client_args
+    )
+    source_args: dict[str, Any] = {}
+    if options.lookback_days is not None:
+        source_args["lookback_days"] = options.lookback_days
+    if options.max_concurrency is not None:
+        source_args["max_concurrency"] = options.max_concurrency
+    pipeline = make_pipeline(options.db_path, options.dataset)
+    try:
+        source = utilityapi(
+            api_token=options.api_token,
+            base_url=options.base_url,
+            meters=list(options.meters) if options.meters else None,
+            start_date=options.start_date,
+            backfill=options.backfill,
+            report=report,
+            client=client,
+            clock=options.clock,
+            **source_args,
+        ).with_resources(*resolve_resources(options.resources))
+        info = pipeline.run(source, refresh="drop_sources" if options.full_refresh else None)
+    finally:
+        client.close()
+    row_counts = dict(pipeline.last_trace.last_normalize_info.row_counts)
+    return LoadResult(
+        report=report,
+        row_counts={k: v for k, v in row_counts.items() if not k.startswith("_dlt")},
+        duration_seconds=time.perf_counter() - started,
+        load_ids=list(info.loads_ids),
+    )

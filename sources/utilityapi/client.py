@@ -1,0 +1,388 @@
+"""HTTP client for UtilityAPI v2: auth, pacing, retries, typed errors and `next`-link paging."""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import logging
+import random
+import re
+import threading
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+import orjson
+
+from . import settings
+from .clock import SYSTEM_CLOCK, Clock
+from .errors import (
+    TOKEN_HELP,
+    MalformedResponseError,
+    MissingTokenError,
+    RateLimitedError,
+    ServerError,
+    TransportError,
+    UtilityAPIError,
+    error_for_status,
+)
+from .limiter import RateLimiter
+
+logger = logging.getLogger(__name__)
+
+_UID_SEGMENT = re.compile(r"^(authorizations|meters|events|forms|templates|bills|intervals)$")
+_ACTIONS = frozenset({"historical-collection", "ongoing-monitoring", "revoke", "test-submit"})
+
+
+@dataclass
+class RequestStats:
+    """What a client did, for the run summary: requests by endpoint, statuses, retries."""
+
+    requests: Counter[str] = field(default_factory=Counter)
+    statuses: Counter[str] = field(default_factory=Counter)
+    retries: Counter[str] = field(default_factory=Counter)
+    rate_limited: int = 0
+    bytes_received: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def sent(self, endpoint: str) -> None:
+        with self._lock:
+            self.requests[endpoint] += 1
+
+    def received(self, endpoint: str, status: int, size: int) -> None:
+        with self._lock:
+            self.statuses[f"{endpoint} {status}"] += 1
+            self.bytes_received += size
+            if status == 429:
+                self.rate_limited += 1
+
+    def retried(self, reason: str) -> None:
+        with self._lock:
+            self.retries[reason] += 1
+
+    def as_dict(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "requests": dict(sorted(self.requests.items())),
+                "total_requests": sum(self.requests.values()),
+                "responses": dict(sorted(self.statuses.items())),
+                "rate_limited": self.rate_limited,
+                "retries": dict(sorted(self.retries.items())),
+                "bytes_received": self.bytes_received,
+            }
+
+
+class UtilityAPIClient:
+    """A thread-safe UtilityAPI client; every request goes through one account-wide limiter.
+
+    GETs are retried on 429 (after `Retry-After`, pausing all threads), 5xx, timeouts, resets
+    and truncated or unreadable bodies, with jittered exponential backoff. POSTs that may cost
+    money or create objects are not retried after the server may have acted on them.
+    """
+
+    def __init__(
+        self,
+        api_token: str | None,
+        base_url: str = settings.BASE_URL,
+        *,
+        rate_limit: float | None = settings.DEFAULT_RATE_LIMIT,
+        max_concurrency: int = settings.DEFAULT_MAX_CONCURRENCY,
+        max_retries: int = settings.MAX_RETRIES,
+        timeout: httpx.Timeout | None = None,
+        transport: httpx.BaseTransport | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+        rng: random.Random | None = None,
+    ) -> None:
+        if not api_token or not str(api_token).strip():
+            raise MissingTokenError(f"No UtilityAPI API token was given. {TOKEN_HELP}")
+        self.base_url = base_url.rstrip("/")
+        self._origin = _origin(self.base_url)
+        self.limiter = RateLimiter(rate_limit, clock)
+        self.stats = RequestStats()
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._max_retries = max_retries
+        self._http = httpx.Client(
+            headers={
+                "Authorization": f"Bearer {str(api_token).strip()}",
+                "Accept": "application/json",
+                "User-Agent": "uapi-connector/0.1 (+dlt)",
+            },
+            timeout=timeout
+            or httpx.Timeout(settings.READ_TIMEOUT, connect=settings.CONNECT_TIMEOUT, pool=None),
+            limits=httpx.Limits(
+                max_connections=max_concurrency, max_keepalive_connections=max_concurrency
+            ),
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> UtilityAPIClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        """GET a path under the base URL (or an absolute `next` URL) and return its JSON."""
+        return self._request("GET", path, params=params, retry_unsafe=True)
+
+    def post(self, path: str, body: Mapping[str, Any] | None = None) -> Any:
+        """POST an action. Not retried once the server may have acted on it."""
+        return self._request("POST", path, json=dict(body or {}), retry_unsafe=False)
+
+    def patch(self, path: str, body: Mapping[str, Any]) -> Any:
+        """PATCH an object; setting fields is idempotent, so it is retried like a GET."""
+        return self._request("PATCH", path, json=dict(body), retry_unsafe=True)
+
+    def delete(self, path: str) -> Any:
+        return self._request("DELETE", path, retry_unsafe=False)
+
+    def pages(
+        self, path: str, key: str, params: Mapping[str, Any] | None = None
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Yield each page's `key` list, following `next` links verbatim until null or absent."""
+        url: str | None = path
+        query = dict(params or {})
+        seen: set[str] = set()
+        while url:
+            body = self._request("GET", url, params=query or None, retry_unsafe=True, heavy=True)
+            yield _page_items(body, key, url)
+            next_url = _next_link(body)
+            if next_url is not None:
+                next_url = urljoin(self.base_url + "/", next_url)
+                if next_url in seen:
+                    raise MalformedResponseError(
+                        f"UtilityAPI's {key} listing sent the same `next` link twice; "
+                        "stopping instead of looping forever."
+                    )
+                seen.add(next_url)
+            url, query = next_url, {}
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        retry_unsafe: bool,
+        heavy: bool = False,
+    ) -> Any:
+        url = self._url(path)
+        endpoint = endpoint_label(method, url)
+        failures = 0
+        rate_limited = 0
+        while True:
+            self.limiter.acquire()
+            self.stats.sent(endpoint)
+            failure: UtilityAPIError
+            try:
+                response = self._http.request(method, url, params=_query(params), json=json)
+                content = response.content
+            except httpx.HTTPError as exc:
+                failure = TransportError(
+                    f"{endpoint} failed: {type(exc).__name__}: {_redact(str(exc))}",
+                    endpoint=endpoint,
+                )
+                if not retry_unsafe:
+                    raise _maybe_applied(failure) from exc
+            else:
+                status = response.status_code
+                self.stats.received(endpoint, status, len(content))
+                if status == 429:
+                    rate_limited += 1
+                    wait = _retry_after(response.headers.get("Retry-After"))
+                    if (
+                        rate_limited > settings.MAX_RATE_LIMITED_RETRIES
+                        or wait > settings.MAX_RETRY_AFTER_SECONDS
+                    ):
+                        raise RateLimitedError(
+                            f"UtilityAPI kept answering 429 Too Many Requests on {endpoint} "
+                            f"(last Retry-After: {wait:.0f} s). Lower the rate limit "
+                            "(--rate-limit) or ask UtilityAPI to raise the account's limit.",
+                            status=429,
+                            endpoint=endpoint,
+                        )
+                    self.stats.retried("429")
+                    logger.info("429 on %s; pausing all requests for %.1f s", endpoint, wait)
+                    self.limiter.pause(wait)
+                    continue
+                if status >= 500:
+                    failure = ServerError(
+                        f"UtilityAPI answered {status} on {endpoint} after "
+                        f"{failures + 1} attempts; the service may be down or in maintenance. "
+                        "Retry later.",
+                        status=status,
+                        endpoint=endpoint,
+                    )
+                    if not retry_unsafe:
+                        raise _maybe_applied(failure)
+                elif status >= 400:
+                    raise error_for_status(status, _json_or_none(content), endpoint)
+                else:
+                    try:
+                        return _parse(content, heavy)
+                    except orjson.JSONDecodeError:
+                        failure = MalformedResponseError(
+                            f"UtilityAPI answered {endpoint} with {len(content)} bytes that are "
+                            "not valid JSON (truncated or not JSON).",
+                            status=status,
+                            endpoint=endpoint,
+                        )
+            failures += 1
+            if failures > self._max_retries:
+                raise failure
+            self.stats.retried(type(failure).__name__)
+            delay = self._backoff(failures)
+            logger.info("%s; retry %d in %.2f s", failure, failures, delay)
+            self._clock.sleep(delay)
+
+    def _backoff(self, attempt: int) -> float:
+        ceiling = min(
+            settings.BACKOFF_MAX_SECONDS, settings.BACKOFF_BASE_SECONDS * 2 ** (attempt - 1)
+        )
+        return self._rng.uniform(ceiling / 2, ceiling)
+
+    def _url(self, path: str) -> str:
+        if path.startswith(("http://", "https://")):
+            if _origin(path) != self._origin:
+                raise MalformedResponseError(
+                    f"UtilityAPI sent a link to another host ({_origin(path)}); the connector "
+                    f"only sends the token to {self._origin}."
+                )
+            return path
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+
+def endpoint_label(method: str, url: str) -> str:
+    """`GET /meters/{uid}` style label for counting requests by endpoint."""
+    parts = [p for p in urlsplit(url).path.split("/") if p]
+    if "v2" in parts:
+        parts = parts[parts.index("v2") + 1 :]
+    label: list[str] = []
+    for i, part in enumerate(parts):
+        if i > 0 and _UID_SEGMENT.match(parts[i - 1]) and part not in _ACTIONS:
+            label.append("{uid}")
+        else:
+            label.append(part)
+    return f"{method} /{'/'.join(label)}"
+
+
+_gc_lock = threading.Lock()
+_gc_users = 0
+_gc_was_enabled = True
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic GC while building large acyclic JSON trees (3-4x faster parsing)."""
+    global _gc_users, _gc_was_enabled
+    with _gc_lock:
+        _gc_users += 1
+        if _gc_users == 1:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_users -= 1
+            if _gc_users == 0 and _gc_was_enabled:
+                gc.enable()
+
+
+def _parse(content: bytes, heavy: bool) -> Any:
+    if not content:
+        return {}
+    if heavy:
+        with gc_paused():
+            return orjson.loads(content)
+    return orjson.loads(content)
+
+
+def _page_items(body: Any, key: str, url: str) -> list[dict[str, Any]]:
+    if isinstance(body, list):
+        return body
+    if isinstance(body, dict) and key in body:
+        items = body[key]
+        if items is None:
+            return []
+        if isinstance(items, list):
+            return items
+    raise MalformedResponseError(
+        f"UtilityAPI's answer to {endpoint_label('GET', url)} has no '{key}' list "
+        f"(got {type(body).__name__})."
+    )
+
+
+def _next_link(body: Any) -> str | None:
+    if not isinstance(body, dict):
+        return None
+    link = body.get("next")
+    if not isinstance(link, str) or link.strip().lower() in settings.NULL_STRINGS:
+        return None
+    return link.strip()
+
+
+def _retry_after(value: str | None) -> float:
+    if not value:
+        return 1.0
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        from datetime import UTC, datetime
+
+        return max(0.0, (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
+    except (TypeError, ValueError):
+        return 1.0
+
+
+def _query(params: Mapping[str, Any] | None) -> dict[str, str] | None:
+    if not params:
+        return None
+    query: dict[str, str] = {}
+    for key, value in params.items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            query[key] = "true" if value else "false"
+        elif isinstance(value, list | tuple | set):
+            query[key] = ",".join(str(v) for v in value)
+        else:
+            query[key] = str(value)
+    return query
+
+
+def _json_or_none(content: bytes) -> Any:
+    try:
+        return orjson.loads(content) if content else None
+    except orjson.JSONDecodeError:
+        return None
+
+
+def _maybe_applied(failure: UtilityAPIError) -> UtilityAPIError:
+    failure.args = (
+        f"{failure.args[0]} The request was not retried because UtilityAPI may already have "
+        "acted on it; check the meters' status before sending it again.",
+    )
+    return failure
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _redact(text: str) -> str:
+    """Drop any access_token query value from a message."""
+    return re.sub(r"(access_token=)[^&\s'\"]+", r"\1***", text)

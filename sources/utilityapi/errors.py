@@ -1,0 +1,147 @@
+"""Errors raised by the UtilityAPI client; each message says what to do next."""
+
+from __future__ import annotations
+
+from typing import Any
+
+TOKEN_HELP = (
+    "Set it in .dlt/secrets.toml under [sources.utilityapi] api_token, or in the environment "
+    "variable SOURCES__UTILITYAPI__API_TOKEN (or pass --token). The same token serves test "
+    "and production data; create or renew tokens in the UtilityAPI dashboard (API Settings)."
+)
+PREPAID_HELP = (
+    "UtilityAPI only collects data for accounts on a prepaid plan with a positive balance, and "
+    "a prepaid balance of at least $50 is needed to trigger collections. Add funds in the "
+    "UtilityAPI dashboard (payments cannot be made through the API), then retry."
+)
+
+
+class UtilityAPIError(Exception):
+    """Base class of every error the connector raises about the API."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        kind: str | None = None,
+        description: str | None = None,
+        endpoint: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.kind = kind
+        self.description = description
+        self.endpoint = endpoint
+
+
+class MissingTokenError(UtilityAPIError):
+    """No API token was configured."""
+
+
+class AuthenticationError(UtilityAPIError):
+    """401: the API token is missing, wrong or expired."""
+
+
+class PaymentRequiredError(UtilityAPIError):
+    """402: the account is not prepaid or its balance is negative."""
+
+
+class PermissionDeniedError(UtilityAPIError):
+    """403: the token may not do this (e.g. deleting a non-test authorization)."""
+
+
+class NotFoundError(UtilityAPIError):
+    """404: the object does not exist or this account cannot see it."""
+
+
+class BadRequestError(UtilityAPIError):
+    """400: the API rejected the request; `kind` holds its `error` value."""
+
+
+class ExpiredOrRevokedError(BadRequestError):
+    """400 expired_or_revoked: every meter asked for has a revoked or expired authorization."""
+
+
+class RateLimitedError(UtilityAPIError):
+    """429 kept coming back after every retry."""
+
+
+class ServerError(UtilityAPIError):
+    """5xx kept coming back after every retry."""
+
+
+class TransportError(UtilityAPIError):
+    """The connection failed, timed out or was cut, after every retry."""
+
+
+class MalformedResponseError(UtilityAPIError):
+    """A response was not the JSON the contract promises, after every retry."""
+
+
+def error_for_status(status: int, body: Any, endpoint: str) -> UtilityAPIError:
+    """Map a 4xx response to the error a user can act on."""
+    kind, description = _error_fields(body)
+    detail = f" ({description})" if description else ""
+    if status == 401:
+        return AuthenticationError(
+            f"UtilityAPI rejected the API token (401) on {endpoint}{detail}. {TOKEN_HELP}",
+            status=status,
+            kind=kind,
+            description=description,
+            endpoint=endpoint,
+        )
+    if status == 402:
+        return PaymentRequiredError(
+            f"UtilityAPI answered 402 Payment Required on {endpoint}{detail}. {PREPAID_HELP}",
+            status=status,
+            kind=kind,
+            description=description,
+            endpoint=endpoint,
+        )
+    if status == 403:
+        return PermissionDeniedError(
+            f"UtilityAPI refused {endpoint} (403){detail}. Only test authorizations can be "
+            "deleted; use revoke for real ones, and check the token belongs to this account.",
+            status=status,
+            kind=kind,
+            description=description,
+            endpoint=endpoint,
+        )
+    if status == 404:
+        return NotFoundError(
+            f"UtilityAPI found nothing at {endpoint} (404){detail}. The uid may be wrong, "
+            "deleted or revoked, or belong to another account.",
+            status=status,
+            kind=kind,
+            description=description,
+            endpoint=endpoint,
+        )
+    if kind == "expired_or_revoked":
+        return ExpiredOrRevokedError(
+            f"UtilityAPI refused {endpoint}: every meter asked for belongs to an expired or "
+            f"revoked authorization{detail}. Ask the customer to re-authorize.",
+            status=status,
+            kind=kind,
+            description=description,
+            endpoint=endpoint,
+        )
+    what = f"'{kind}'" if kind else "an error"
+    return BadRequestError(
+        f"UtilityAPI answered {status} with {what} on {endpoint}{detail}.",
+        status=status,
+        kind=kind,
+        description=description,
+        endpoint=endpoint,
+    )
+
+
+def _error_fields(body: Any) -> tuple[str | None, str | None]:
+    if not isinstance(body, dict):
+        return None, None
+    kind = body.get("error")
+    description = body.get("error_description")
+    return (
+        str(kind) if kind is not None else None,
+        str(description) if description is not None else None,
+    )

@@ -1,0 +1,281 @@
+"""API objects → warehouse records: typed timestamps and numbers, base blocks lifted to columns.
+
+Payloads in the wild carry strings where numbers were meant, the string "null" where JSON null
+was meant, and blocks nobody documented. Shaping coerces what it can, keeps unknown keys, and
+counts what it had to drop so the run report can say so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from typing import Any
+
+from .settings import NOT_ACTIVATED_MESSAGE, NULL_STRINGS
+
+METER_BASE_FIELDS = (
+    "service_identifier",
+    "service_tariff",
+    "service_class",
+    "service_address",
+    "meter_numbers",
+    "billing_contact",
+    "billing_address",
+    "billing_account",
+)
+BILL_BASE_FIELDS = (*METER_BASE_FIELDS, "bill_total_unit")
+BILL_NUMBERS = ("bill_total_cost", "bill_total_volume", "bill_total_kwh")
+LINE_ITEM_NUMBERS = ("cost", "volume", "rate")
+
+JSON_COLUMNS = {"data_type": "json"}
+AUTHORIZATION_HINTS: dict[str, Any] = {
+    name: JSON_COLUMNS
+    for name in ("notes", "scope", "exports", "exports_list", "referrals", "customer_signature")
+}
+METER_HINTS: dict[str, Any] = {
+    name: JSON_COLUMNS
+    for name in (
+        "notes",
+        "exports",
+        "exports_list",
+        "blocks",
+        "bill_coverage",
+        "interval_coverage",
+        "bill_sources",
+        "interval_sources",
+        "meter_numbers",
+        "other_blocks",
+    )
+}
+BILL_HINTS: dict[str, Any] = {
+    **{name: JSON_COLUMNS for name in ("notes", "blocks", "meter_numbers", "other_blocks")},
+    "bill_start_local": {"data_type": "date"},
+    "bill_end_local": {"data_type": "date"},
+}
+EVENT_HINTS: dict[str, Any] = {}
+
+
+class ShapeProblems:
+    """Counts of values the shaping had to drop, with a few examples."""
+
+    MAX_EXAMPLES = 5
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+        self.examples: list[str] = []
+
+    def add(self, kind: str, where: str) -> None:
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+        if len(self.examples) < self.MAX_EXAMPLES:
+            self.examples.append(f"{kind} in {where}")
+
+
+def null_if_placeholder(value: Any) -> Any:
+    """'null', 'nil' and '' stand for JSON null in some payloads."""
+    if isinstance(value, str) and value.strip().lower() in NULL_STRINGS:
+        return None
+    return value
+
+
+def to_instant(value: Any) -> datetime | None:
+    """ISO 8601 → aware UTC datetime; naive values are read as UTC (the API's system zone)."""
+    parsed = _parse_datetime(value)
+    if parsed is None:
+        return None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def local_parts(value: Any) -> tuple[datetime | None, date | None, int | None]:
+    """A utility-local timestamp → (UTC instant, local date, UTC offset in minutes)."""
+    parsed = _parse_datetime(value)
+    if parsed is None or parsed.tzinfo is None:
+        return None, None, None
+    offset = parsed.utcoffset()
+    minutes = int(offset.total_seconds() // 60) if offset is not None else 0
+    return parsed.astimezone(UTC), parsed.date(), minutes
+
+
+def to_number(value: Any, problems: ShapeProblems, where: str) -> float | None:
+    value = null_if_placeholder(value)
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    try:
+        return float(str(value).replace(",", ""))
+    except ValueError:
+        problems.add(f"non-numeric value {value!r}", where)
+        return None
+
+
+def shape_authorization(obj: Mapping[str, Any]) -> dict[str, Any]:
+    record = {k: null_if_placeholder(v) for k, v in obj.items() if k != "meters"}
+    for name in ("created", "declined", "revoked", "status_ts"):
+        if name in record:
+            record[name] = to_instant(record[name])
+    expires = record.get("expires")
+    record["expires_at"] = to_instant(expires)
+    return record
+
+
+def is_not_activated(meter: Mapping[str, Any]) -> bool:
+    """Meters nobody has collected yet: they have no bills or intervals to fetch."""
+    if meter.get("is_activated") is False:
+        return True
+    return (
+        meter.get("status_message") == NOT_ACTIVATED_MESSAGE
+        and not meter.get("bill_count")
+        and not meter.get("interval_count")
+    )
+
+
+def shape_meter(obj: Mapping[str, Any]) -> dict[str, Any]:
+    record: dict[str, Any] = {}
+    other_blocks: dict[str, Any] = {}
+    blocks = obj.get("blocks") if isinstance(obj.get("blocks"), list) else []
+    for key, value in obj.items():
+        if key == "base" and isinstance(value, Mapping):
+            for name, field_value in value.items():
+                record[name] = null_if_placeholder(field_value)
+        elif key in blocks and isinstance(value, Mapping | list):
+            other_blocks[key] = value
+        elif key == "ongoing_monitoring" and isinstance(value, Mapping):
+            record.update(_monitoring(value))
+        else:
+            record[key] = null_if_placeholder(value)
+    for name in ("created", "status_ts"):
+        if name in record:
+            record[name] = to_instant(record[name])
+    for kind in ("bill", "interval"):
+        start, end = coverage_bounds(obj.get(f"{kind}_coverage"))
+        record[f"{kind}_coverage_start_at"] = start
+        record[f"{kind}_coverage_end_at"] = end
+    record["is_not_activated"] = is_not_activated(obj)
+    if other_blocks:
+        record["other_blocks"] = other_blocks
+    return record
+
+
+def coverage_bounds(coverage: Any) -> tuple[datetime | None, datetime | None]:
+    """Earliest start and latest end of a list of [start, end] coverage pairs."""
+    starts: list[datetime] = []
+    ends: list[datetime] = []
+    if isinstance(coverage, list):
+        for pair in coverage:
+            if isinstance(pair, list | tuple) and len(pair) == 2:
+                start, end = to_instant(pair[0]), to_instant(pair[1])
+                if start is not None:
+                    starts.append(start)
+                if end is not None:
+                    ends.append(end)
+    return (min(starts) if starts else None, max(ends) if ends else None)
+
+
+def shape_bill(obj: Mapping[str, Any], problems: ShapeProblems) -> dict[str, Any]:
+    where = f"bill {obj.get('uid')}"
+    record: dict[str, Any] = {}
+    other_blocks: dict[str, Any] = {}
+    for key, value in obj.items():
+        if key == "base" and isinstance(value, Mapping):
+            record.update(_bill_base(value, problems, where))
+        elif key == "line_items" and isinstance(value, list):
+            record["line_items"] = [_line_item(i, problems, where) for i in value]
+        elif key == "tiers" and isinstance(value, list):
+            record["tiers"] = [_tier(t, problems, where) for t in value]
+        elif key == "sources" and isinstance(value, list):
+            record["sources"] = [dict(s) for s in value if isinstance(s, Mapping)]
+        elif isinstance(value, Mapping) or (
+            isinstance(value, list) and key not in ("notes", "blocks")
+        ):
+            other_blocks[key] = value
+        else:
+            record[key] = null_if_placeholder(value)
+    for name in ("created", "updated"):
+        if name in record:
+            record[name] = to_instant(record[name])
+    notes = obj.get("notes") if isinstance(obj.get("notes"), list) else []
+    record["is_estimated"] = any(
+        isinstance(n, Mapping) and "estimat" in str(n.get("type", "")).lower() for n in notes
+    )
+    if other_blocks:
+        record["other_blocks"] = other_blocks
+    return record
+
+
+def shape_event(obj: Mapping[str, Any]) -> dict[str, Any]:
+    record = {k: null_if_placeholder(v) for k, v in obj.items()}
+    if "ts" in record:
+        record["ts"] = to_instant(record["ts"])
+    return record
+
+
+def _bill_base(base: Mapping[str, Any], problems: ShapeProblems, where: str) -> dict[str, Any]:
+    record: dict[str, Any] = {}
+    for name, value in base.items():
+        value = null_if_placeholder(value)
+        if name in BILL_NUMBERS:
+            record[name] = to_number(value, problems, where)
+        elif name in ("bill_start_date", "bill_end_date"):
+            prefix = "bill_start" if name == "bill_start_date" else "bill_end"
+            instant, local_date, offset = local_parts(value)
+            if value is not None and instant is None:
+                problems.add(f"unreadable {name} {value!r}", where)
+            record[f"{prefix}_at"] = instant
+            record[f"{prefix}_local"] = local_date
+            if prefix == "bill_start":
+                record["bill_utc_offset_minutes"] = offset
+        elif name == "bill_statement_date":
+            record["bill_statement_at"] = to_instant(value)
+        else:
+            record[name] = value
+    return record
+
+
+def _line_item(item: Any, problems: ShapeProblems, where: str) -> dict[str, Any]:
+    if not isinstance(item, Mapping):
+        problems.add("line item is not an object", where)
+        return {}
+    record = {k: null_if_placeholder(v) for k, v in item.items()}
+    for name in LINE_ITEM_NUMBERS:
+        if name in record:
+            record[name] = to_number(record[name], problems, where)
+    for name in ("start", "end"):
+        if name in record:
+            record[f"{name}_at"] = to_instant(record.pop(name))
+    return record
+
+
+def _tier(item: Any, problems: ShapeProblems, where: str) -> dict[str, Any]:
+    if not isinstance(item, Mapping):
+        problems.add("tier is not an object", where)
+        return {}
+    record = {k: null_if_placeholder(v) for k, v in item.items()}
+    for name in ("cost", "volume"):
+        if name in record:
+            record[name] = to_number(record[name], problems, where)
+    return record
+
+
+def _monitoring(value: Mapping[str, Any]) -> dict[str, Any]:
+    clean = {k: null_if_placeholder(v) for k, v in value.items()}
+    return {
+        "monitoring_frequency": clean.get("frequency"),
+        "monitoring_prepay": clean.get("prepay"),
+        "monitoring_next_refresh_at": to_instant(clean.get("next_refresh")),
+        "monitoring_next_prepay_at": to_instant(clean.get("next_prepay")),
+        "monitoring_fixed_refresh_day": clean.get("fixed_refresh_day"),
+    }
+
+
+def _parse_datetime(value: Any) -> datetime | None:
+    value = null_if_placeholder(value)
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None

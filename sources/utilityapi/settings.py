@@ -1,0 +1,33 @@
+"""Constants of the UtilityAPI v2 contract and the connector's defaults."""
+
+from __future__ import annotations
+
+BASE_URL = "https://utilityapi.com/api/v2"
+
+# Help centre: 50 requests/s per account by default, raisable by arrangement.
+DEFAULT_RATE_LIMIT = 50.0
+# Docs: at most 1000 objects per list page.
+MAX_PAGE_SIZE = 1000
+# Interval objects each hold a chunk of readings (days to weeks), so a page of 1000 can weigh
+# hundreds of MB; smaller pages keep memory flat and spread work across requests.
+INTERVALS_PAGE_SIZE = 50
+# Docs (availability): get a meter's bills or intervals no more than once a minute.
+METER_REFETCH_SECONDS = 60.0
+
+DEFAULT_LOOKBACK_DAYS = 7
+DEFAULT_MAX_CONCURRENCY = 16
+# Meters per bills request; keeps URLs far below common 8 KB limits with long uids.
+BILLS_METERS_PER_REQUEST = 100
+
+CONNECT_TIMEOUT = 10.0
+READ_TIMEOUT = 120.0
+MAX_RETRIES = 6
+MAX_RATE_LIMITED_RETRIES = 20
+BACKOFF_BASE_SECONDS = 0.5
+BACKOFF_MAX_SECONDS = 30.0
+# A Retry-After longer than this is an account problem, not a pause worth sleeping through.
+MAX_RETRY_AFTER_SECONDS = 300.0
+
+NOT_ACTIVATED_MESSAGE = "Service exists, but no logs yet."
+# Strings some payloads use where JSON null was meant (seen in hand-made fixtures).
+NULL_STRINGS = frozenset({"null", "nil", "none", ""})

@@ -1,0 +1,260 @@
+"""Unit tests of the HTTP client against httpx.MockTransport."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import httpx
+import pytest
+
+from sources.utilityapi.client import UtilityAPIClient, endpoint_label
+from sources.utilityapi.errors import (
+    AuthenticationError,
+    BadRequestError,
+    ExpiredOrRevokedError,
+    MalformedResponseError,
+    MissingTokenError,
+    NotFoundError,
+    PaymentRequiredError,
+    RateLimitedError,
+    ServerError,
+    TransportError,
+)
+from tests.support.clock import FakeClock
+
+BASE = "https://api.test/api/v2"
+TOKEN = "tok-SECRET-123"
+
+
+def make_client(handler, clock=None, **kwargs) -> UtilityAPIClient:
+    return UtilityAPIClient(
+        TOKEN,
+        BASE,
+        transport=httpx.MockTransport(handler),
+        clock=clock or FakeClock(),
+        rng=random.Random(1),
+        **kwargs,
+    )
+
+
+def json_response(body, status=200, headers=None) -> httpx.Response:
+    return httpx.Response(status, content=json.dumps(body).encode(), headers=headers)
+
+
+def test_sends_bearer_token_and_returns_json():
+    seen = {}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen["auth"] = request.headers["Authorization"]
+        seen["url"] = str(request.url)
+        return json_response({"uid": "m1"})
+
+    client = make_client(handler)
+    assert client.get("meters/m1") == {"uid": "m1"}
+    assert seen == {"auth": f"Bearer {TOKEN}", "url": f"{BASE}/meters/m1"}
+    assert client.stats.as_dict()["requests"] == {"GET /meters/{uid}": 1}
+
+
+def test_missing_token_says_how_to_provide_one():
+    with pytest.raises(MissingTokenError, match="SOURCES__UTILITYAPI__API_TOKEN"):
+        UtilityAPIClient("  ", BASE)
+
+
+def test_pages_follow_next_links_verbatim_until_null():
+    def handler(request: httpx.Request) -> httpx.Response:
+        after = request.url.params.get("after")
+        if after is None:
+            assert request.url.params["limit"] == "2"
+            return json_response(
+                {"meters": [{"uid": "a"}, {"uid": "b"}], "next": f"{BASE}/meters?limit=2&after=b"}
+            )
+        if after == "b":
+            return json_response({"meters": [{"uid": "c"}], "next": None})
+        raise AssertionError(after)
+
+    client = make_client(handler)
+    pages = list(client.pages("meters", "meters", {"limit": 2}))
+    assert [[m["uid"] for m in p] for p in pages] == [["a", "b"], ["c"]]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"meters": [{"uid": "a"}]},
+        {"meters": [{"uid": "a"}], "next": "null"},
+        {"meters": [{"uid": "a"}], "next": "nil"},
+    ],
+)
+def test_absent_or_placeholder_next_ends_paging(body):
+    calls = []
+
+    def handler(request):
+        calls.append(request)
+        return json_response(body)
+
+    assert len(list(make_client(handler).pages("meters", "meters"))) == 1
+    assert len(calls) == 1
+
+
+def test_bare_array_page_is_accepted():
+    client = make_client(lambda r: json_response([{"uid": "i1"}]))
+    assert list(client.pages("intervals", "intervals", {"meters": "m"})) == [[{"uid": "i1"}]]
+
+
+def test_repeated_next_link_is_an_error_not_a_loop():
+    client = make_client(lambda r: json_response({"events": [], "next": f"{BASE}/events?after=x"}))
+    with pytest.raises(MalformedResponseError, match="same `next` link"):
+        list(client.pages("events", "events"))
+
+
+def test_next_link_to_another_host_never_gets_the_token():
+    calls = []
+
+    def handler(request):
+        calls.append(str(request.url))
+        return json_response({"events": [], "next": "https://evil.test/api/v2/events?after=1"})
+
+    with pytest.raises(MalformedResponseError, match="another host"):
+        list(make_client(handler).pages("events", "events"))
+    assert calls == [f"{BASE}/events"]
+
+
+def test_429_pauses_for_retry_after_then_succeeds():
+    clock = FakeClock()
+    responses = iter(
+        [
+            httpx.Response(429, text="<html>slow down</html>", headers={"Retry-After": "3"}),
+            json_response({"meters": [], "next": None}),
+        ]
+    )
+    client = make_client(lambda r: next(responses), clock=clock, rate_limit=None)
+    assert list(client.pages("meters", "meters")) == [[]]
+    assert 3.0 in clock.sleeps
+    stats = client.stats.as_dict()
+    assert stats["rate_limited"] == 1 and stats["retries"] == {"429": 1}
+
+
+def test_endless_429_gives_up_with_advice():
+    client = make_client(
+        lambda r: httpx.Response(429, headers={"Retry-After": "1"}), rate_limit=None
+    )
+    with pytest.raises(RateLimitedError, match="rate limit"):
+        client.get("meters")
+
+
+@pytest.mark.parametrize(
+    "status,body", [(500, b"<html>oops</html>"), (503, b""), (504, b"gateway")]
+)
+def test_5xx_is_retried_with_backoff(status, body):
+    clock = FakeClock()
+    responses = iter(
+        [
+            httpx.Response(status, content=body),
+            httpx.Response(status, content=body),
+            json_response({"ok": True}),
+        ]
+    )
+    client = make_client(lambda r: next(responses), clock=clock, rate_limit=None)
+    assert client.get("meters") == {"ok": True}
+    assert len(clock.sleeps) == 2 and clock.sleeps[1] > clock.sleeps[0] / 2
+
+
+def test_5xx_that_persists_becomes_a_server_error():
+    client = make_client(lambda r: httpx.Response(503), rate_limit=None, max_retries=2)
+    with pytest.raises(ServerError, match="503"):
+        client.get("bills", {"meters": "m"})
+
+
+def test_truncated_json_is_retried_then_reported():
+    responses = iter(
+        [httpx.Response(200, content=b'{"meters": [{"uid": "a"'), json_response({"meters": []})]
+    )
+    client = make_client(lambda r: next(responses), rate_limit=None)
+    assert client.get("meters") == {"meters": []}
+    client = make_client(
+        lambda r: httpx.Response(200, content=b"{"), rate_limit=None, max_retries=1
+    )
+    with pytest.raises(MalformedResponseError, match="not valid JSON"):
+        client.get("meters")
+
+
+def test_connection_errors_are_retried():
+    attempts = []
+
+    def handler(request):
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise httpx.RemoteProtocolError("peer closed connection", request=request)
+        return json_response({"ok": 1})
+
+    assert make_client(handler, rate_limit=None).get("meters") == {"ok": 1}
+    with pytest.raises(TransportError, match="ConnectError"):
+        make_client(
+            lambda r: (_ for _ in ()).throw(httpx.ConnectError("refused", request=r)),
+            rate_limit=None,
+            max_retries=1,
+        ).get("meters")
+
+
+def test_post_is_not_retried_after_the_server_may_have_acted():
+    calls = []
+
+    def handler(request):
+        calls.append(request)
+        return httpx.Response(504)
+
+    with pytest.raises(ServerError, match="may already have acted"):
+        make_client(handler, rate_limit=None).post(
+            "meters/historical-collection", {"meters": ["m"]}
+        )
+    assert len(calls) == 1
+
+
+@pytest.mark.parametrize(
+    "status,body,error,text",
+    [
+        (
+            401,
+            {"error": "invalid_token", "error_description": "bad"},
+            AuthenticationError,
+            "same token serves test and production",
+        ),
+        (402, {"error": "payment_required"}, PaymentRequiredError, "$50"),
+        (404, {"error": "not_found"}, NotFoundError, "404"),
+        (400, {"error": "expired_or_revoked"}, ExpiredOrRevokedError, "re-authorize"),
+        (
+            400,
+            {"error": "required_param_missing", "error_description": "meters or authorizations"},
+            BadRequestError,
+            "required_param_missing",
+        ),
+        (400, {"error": "brand_new_kind"}, BadRequestError, "brand_new_kind"),
+        (400, "<html>bad</html>", BadRequestError, "400"),
+    ],
+)
+def test_4xx_become_typed_errors_that_say_what_to_do(status, body, error, text):
+    content = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+    client = make_client(lambda r: httpx.Response(status, content=content))
+    with pytest.raises(error) as caught:
+        client.get("bills", {"meters": "m"})
+    assert text in str(caught.value)
+    assert TOKEN not in str(caught.value)
+
+
+def test_rate_limiter_spaces_requests_evenly():
+    clock = FakeClock()
+    client = make_client(lambda r: json_response({}), clock=clock, rate_limit=10)
+    for _ in range(5):
+        client.get("meters")
+    assert sum(clock.sleeps) == pytest.approx(0.4)
+
+
+def test_endpoint_labels_hide_uids_but_keep_actions():
+    assert endpoint_label("GET", f"{BASE}/meters/123") == "GET /meters/{uid}"
+    assert (
+        endpoint_label("POST", f"{BASE}/meters/historical-collection")
+        == "POST /meters/historical-collection"
+    )
+    assert endpoint_label("POST", f"{BASE}/forms/f1/test-submit") == "POST /forms/{uid}/test-submit"
+    assert endpoint_label("GET", f"{BASE}/intervals?meters=1") == "GET /intervals"
