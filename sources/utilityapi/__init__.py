@@ -25,6 +25,7 @@ from .readings import READINGS_SCHEMA, ReadingProblems, readings_table
 from .records import (
     AUTHORIZATION_HINTS,
     BILL_HINTS,
+    EVENT_HINTS,
     METER_HINTS,
     ShapeProblems,
     is_not_activated,
@@ -228,7 +229,7 @@ def intervals(context: _Context) -> DltResource:
 
 
 def events(context: _Context) -> DltResource:
-    @dlt.resource(name="events", write_disposition="merge", primary_key="uid")
+    @dlt.resource(name="events", write_disposition="merge", primary_key="uid", columns=EVENT_HINTS)
     def events_resource() -> Iterator[list[dict[str, Any]]]:
         state = dlt.current.resource_state()
         since = to_instant(state.get("latest_ts"))

@@ -27,32 +27,42 @@ BILL_BASE_FIELDS = (*METER_BASE_FIELDS, "bill_total_unit")
 BILL_NUMBERS = ("bill_total_cost", "bill_total_volume", "bill_total_kwh")
 LINE_ITEM_NUMBERS = ("cost", "volume", "rate")
 
-JSON_COLUMNS = {"data_type": "json"}
+
+def _hints(data_type: str, *names: str) -> dict[str, Any]:
+    """Column hints of one type; each column gets its own dict because dlt fills them in."""
+    return {name: {"data_type": data_type} for name in names}
+
+
+# Columns often null in every row of a page get a declared type so they always exist.
 AUTHORIZATION_HINTS: dict[str, Any] = {
-    name: JSON_COLUMNS
-    for name in ("notes", "scope", "exports", "exports_list", "referrals", "customer_signature")
+    **_hints("json", "notes", "scope", "exports", "exports_list", "referrals"),
+    **_hints("json", "customer_signature"),
+    **_hints("timestamp", "created", "declined", "revoked", "status_ts", "expires_at"),
+    **_hints("text", "nickname", "expires"),
 }
 METER_HINTS: dict[str, Any] = {
-    name: JSON_COLUMNS
-    for name in (
-        "notes",
-        "exports",
-        "exports_list",
-        "blocks",
-        "bill_coverage",
-        "interval_coverage",
-        "bill_sources",
-        "interval_sources",
-        "meter_numbers",
-        "other_blocks",
-    )
+    **_hints("json", "notes", "exports", "exports_list", "blocks", "meter_numbers"),
+    **_hints("json", "bill_coverage", "interval_coverage", "bill_sources", "interval_sources"),
+    **_hints("json", "other_blocks"),
+    **_hints("timestamp", "created", "status_ts", "monitoring_next_refresh_at"),
+    **_hints("timestamp", "bill_coverage_start_at", "bill_coverage_end_at"),
+    **_hints("timestamp", "interval_coverage_start_at", "interval_coverage_end_at"),
+    **_hints("timestamp", "monitoring_next_prepay_at"),
+    **_hints("text", "monitoring_frequency", "monitoring_prepay"),
+    **_hints("bigint", "monitoring_fixed_refresh_day"),
 }
 BILL_HINTS: dict[str, Any] = {
-    **{name: JSON_COLUMNS for name in ("notes", "blocks", "meter_numbers", "other_blocks")},
-    "bill_start_local": {"data_type": "date"},
-    "bill_end_local": {"data_type": "date"},
+    **_hints("json", "notes", "blocks", "meter_numbers", "other_blocks"),
+    **_hints("timestamp", "created", "updated", "bill_start_at", "bill_end_at"),
+    **_hints("timestamp", "bill_statement_at"),
+    **_hints("double", *BILL_NUMBERS),
+    **_hints("date", "bill_start_local", "bill_end_local"),
+    **_hints("text", "bill_total_unit"),
 }
-EVENT_HINTS: dict[str, Any] = {}
+EVENT_HINTS: dict[str, Any] = {
+    **_hints("timestamp", "ts"),
+    **_hints("text", "authorization_uid", "meter_uid", "form_uid", "delivery_target"),
+}
 
 
 class ShapeProblems:
