@@ -18,7 +18,7 @@ from sources.utilityapi.clock import SYSTEM_CLOCK, Clock
 DEFAULT_DB = Path("data/utilityapi.duckdb")
 DEFAULT_DATASET = "utilityapi"
 PIPELINE_NAME = "utilityapi"
-RESOURCES = ("authorizations", "meters", "bills", "interval_readings", "events")
+RESOURCES = ("authorizations", "meters", "bills", "interval_readings", "events", "meter_access")
 RESOURCE_ALIASES = {"intervals": "interval_readings", "readings": "interval_readings"}
 
 
@@ -37,7 +37,10 @@ class LoadOptions:
     rate_limit: float | None = None
     max_concurrency: int | None = None
     lookback_days: float | None = None
+    authorizations: Sequence[str] | None = None
     backfill: dict[str, str | None] | None = None
+    refresh: Sequence[str] | None = None
+    access_changes: list[dict[str, Any]] | None = None
     clock: Clock = SYSTEM_CLOCK
 
 
@@ -104,8 +107,11 @@ def run_load(options: LoadOptions, report: LoadReport | None = None) -> LoadResu
             api_token=options.api_token,
             base_url=options.base_url,
             meters=list(options.meters) if options.meters else None,
+            authorizations_filter=list(options.authorizations) if options.authorizations else None,
             start_date=options.start_date,
             backfill=options.backfill,
+            refresh=list(options.refresh) if options.refresh else None,
+            access_changes=options.access_changes,
             report=report,
             client=client,
             clock=options.clock,

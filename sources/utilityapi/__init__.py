@@ -8,6 +8,7 @@ one account-wide rate limit. Readings reach dlt as pyarrow tables.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,11 +24,13 @@ from .fetch import run_concurrently
 from .planning import MeterPlan, plan_meters, record_fetch
 from .readings import READINGS_SCHEMA, ReadingProblems, readings_table
 from .records import (
+    ACCESS_HINTS,
     AUTHORIZATION_HINTS,
     BILL_HINTS,
     EVENT_HINTS,
     METER_HINTS,
     ShapeProblems,
+    access_row,
     is_not_activated,
     shape_authorization,
     shape_bill,
@@ -49,22 +52,29 @@ def utilityapi(
     rate_limit: float | None = settings.DEFAULT_RATE_LIMIT,
     max_concurrency: int = settings.DEFAULT_MAX_CONCURRENCY,
     meters: list[str] | None = None,
+    authorizations_filter: list[str] | None = None,
     start_date: str | None = None,
     lookback_days: float = settings.DEFAULT_LOOKBACK_DAYS,
     allow_mixed: bool = True,
     intervals_page_size: int = settings.INTERVALS_PAGE_SIZE,
     backfill: dict[str, str | None] | None = None,
+    refresh: list[str] | None = None,
+    access_changes: list[dict[str, Any]] | None = None,
     report: LoadReport | None = None,
     client: UtilityAPIClient | None = None,
     clock: Clock | None = None,
 ) -> Sequence[DltResource]:
-    """UtilityAPI authorizations, meters, bills, interval readings and events.
+    """UtilityAPI authorizations, meters, bills, interval readings, events and meter access.
 
     Args:
         meters: only these meter uids (all meters when empty).
+        authorizations_filter: only the meters of these authorizations.
         start_date: earliest data to fetch for meters loaded for the first time.
         lookback_days: how far before a meter's cursor to re-read, for late corrections.
         backfill: meter uid → start (None: whole history) to reload regardless of state.
+        refresh: meters to re-read from their cursor even if their listing looks unchanged
+            (an event said they have new data).
+        access_changes: revocations/expiries learnt from events, for `meter_access`.
         report: collects what happened (skipped meters, requests, problems) for the summary.
         client / clock: injected by tests and the CLI; built from the arguments otherwise.
     """
@@ -76,12 +86,17 @@ def utilityapi(
         clock=clock or SYSTEM_CLOCK,
         report=report if report is not None else LoadReport(),
         meter_uids=[str(m) for m in meters] if meters else None,
+        authorization_uids=[str(a) for a in authorizations_filter]
+        if authorizations_filter
+        else None,
         start_date=to_instant(start_date) if start_date else None,
         lookback=timedelta(days=lookback_days),
         allow_mixed=allow_mixed,
         intervals_page_size=min(intervals_page_size, settings.MAX_PAGE_SIZE),
         max_concurrency=max_concurrency,
         backfill={uid: to_instant(since) for uid, since in (backfill or {}).items()},
+        refresh=frozenset(refresh or ()),
+        access_changes=list(access_changes or ()),
     )
     context.report.client_stats = client.stats
     return (
@@ -90,31 +105,62 @@ def utilityapi(
         bills(context),
         intervals(context),
         events(context),
+        meter_access(context),
     )
 
 
+@dataclass
 class _Context:
-    """What every resource of one source instance shares: the client and the meter listing."""
+    """What every resource of one source instance shares: the client and the listings."""
 
-    def __init__(self, **values: Any) -> None:
-        self.__dict__.update(values)
-        self._meters: list[dict[str, Any]] | None = None
+    client: UtilityAPIClient
+    clock: Clock
+    report: LoadReport
+    meter_uids: list[str] | None
+    authorization_uids: list[str] | None
+    start_date: datetime | None
+    lookback: timedelta
+    allow_mixed: bool
+    intervals_page_size: int
+    max_concurrency: int
+    backfill: dict[str, datetime | None]
+    refresh: frozenset[str]
+    access_changes: list[dict[str, Any]]
+    _meters: list[dict[str, Any]] | None = None
+    _authorizations: list[dict[str, Any]] | None = None
 
     def meters(self) -> list[dict[str, Any]]:
         """The account's meters (or the requested ones), listed once per run."""
         if self._meters is None:
-            params: dict[str, Any] = {"limit": settings.MAX_PAGE_SIZE}
-            if self.meter_uids:
-                params["uids"] = self.meter_uids
-            self._meters = [
-                meter
-                for page in self.client.pages("meters", "meters", params)
-                for meter in page
-                if isinstance(meter, dict) and meter.get("uid") is not None
-            ]
+            self._meters = self._list_meters()
             self.report.meters_listed = len(self._meters)
             self.report.note_not_activated([m for m in self._meters if is_not_activated(m)])
         return self._meters
+
+    def authorizations(self) -> list[dict[str, Any]]:
+        """The account's authorizations, listed once per run."""
+        if self._authorizations is None:
+            self._authorizations = self._list("authorizations", {})
+        return self._authorizations
+
+    def _list_meters(self) -> list[dict[str, Any]]:
+        if self.meter_uids is None and self.authorization_uids is None:
+            return self._list("meters", {})
+        meters: dict[str, dict[str, Any]] = {}
+        for key, uids in (("uids", self.meter_uids), ("authorizations", self.authorization_uids)):
+            for chunk in _chunks(uids or [], settings.UIDS_PER_FILTER):
+                for meter in self._list("meters", {key: chunk}):
+                    meters[str(meter["uid"])] = meter
+        return list(meters.values())
+
+    def _list(self, path: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        query = {"limit": settings.MAX_PAGE_SIZE, **params}
+        return [
+            item
+            for page in self.client.pages(path, path, query)
+            for item in page
+            if isinstance(item, dict) and item.get("uid") is not None
+        ]
 
 
 def authorizations(context: _Context) -> DltResource:
@@ -125,10 +171,7 @@ def authorizations(context: _Context) -> DltResource:
         columns=AUTHORIZATION_HINTS,
     )
     def authorizations_resource() -> Iterator[list[dict[str, Any]]]:
-        for page in context.client.pages(
-            "authorizations", "authorizations", {"limit": settings.MAX_PAGE_SIZE}
-        ):
-            yield [shape_authorization(a) for a in page if isinstance(a, dict)]
+        yield [shape_authorization(a) for a in context.authorizations()]
 
     return authorizations_resource
 
@@ -252,6 +295,31 @@ def events(context: _Context) -> DltResource:
     return events_resource
 
 
+def meter_access(context: _Context) -> DltResource:
+    @dlt.resource(
+        name="meter_access",
+        write_disposition="merge",
+        primary_key="meter_uid",
+        columns=ACCESS_HINTS,
+    )
+    def meter_access_resource() -> Iterator[list[dict[str, Any]]]:
+        """Whether each meter's data may still be collected: active, expired or revoked.
+
+        Revoked meters vanish from the API with their data; this table keeps the mark.
+        """
+        now = context.clock.now()
+        by_uid = {str(a["uid"]): a for a in context.authorizations()}
+        changed = {str(c["meter_uid"]) for c in context.access_changes}
+        rows = [
+            access_row(meter, by_uid.get(str(meter.get("authorization_uid"))), now)
+            for meter in context.meters()
+            if str(meter.get("uid")) not in changed
+        ]
+        yield rows + [dict(change) for change in context.access_changes]
+
+    return meter_access_resource
+
+
 def _plan(context: _Context, kind: str, state: dict[str, Any]) -> Any:
     summary = plan_meters(
         context.meters(),
@@ -261,6 +329,7 @@ def _plan(context: _Context, kind: str, state: dict[str, Any]) -> Any:
         lookback=context.lookback,
         start_date=context.start_date,
         backfill=context.backfill,
+        refresh=context.refresh,
     )
     context.report.add_plan(kind, summary)
     return summary
@@ -272,6 +341,11 @@ def _bill_batches(plans: list[MeterPlan]) -> list[list[MeterPlan]]:
     dated = sorted((p for p in plans if p.start is not None), key=lambda p: p.start)  # type: ignore[arg-type,return-value]
     size = settings.BILLS_METERS_PER_REQUEST
     return [group[i : i + size] for group in (whole, dated) for i in range(0, len(group), size)]
+
+
+def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
 
 
 def _track_latest(latest: dict[str, datetime], meter_uid: Any, value: Any) -> None:

@@ -64,10 +64,12 @@ def plan_meters(
     lookback: timedelta,
     start_date: datetime | None = None,
     backfill: Mapping[str, datetime | None] | None = None,
+    refresh: frozenset[str] = frozenset(),
 ) -> PlanSummary:
     """Decide for each meter whether to fetch `kind`, and from when.
 
-    `backfill` maps meter uids to a start (None: all history) that overrides their cursor.
+    `backfill` maps meter uids to a start (None: all history) that overrides their cursor;
+    `refresh` names meters to re-read from their cursor even if their listing looks unchanged.
     """
     summary = PlanSummary()
     backfill = backfill or {}
@@ -87,7 +89,7 @@ def plan_meters(
         if not meter.get(COUNT_FIELD[kind]):
             summary.empty.append(uid)
             continue
-        if entry.get("fingerprint") == digest:
+        if entry.get("fingerprint") == digest and uid not in refresh:
             summary.unchanged.append(uid)
             continue
         fetched_at = to_instant(entry.get("fetched_at"))

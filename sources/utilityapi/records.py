@@ -59,6 +59,10 @@ BILL_HINTS: dict[str, Any] = {
     **_hints("date", "bill_start_local", "bill_end_local"),
     **_hints("text", "bill_total_unit"),
 }
+ACCESS_HINTS: dict[str, Any] = {
+    **_hints("text", "meter_uid", "authorization_uid", "access", "source", "event_uid"),
+    **_hints("timestamp", "checked_at"),
+}
 EVENT_HINTS: dict[str, Any] = {
     **_hints("timestamp", "ts"),
     **_hints("text", "authorization_uid", "meter_uid", "form_uid", "delivery_target"),
@@ -212,6 +216,29 @@ def shape_bill(obj: Mapping[str, Any], problems: ShapeProblems) -> dict[str, Any
     if other_blocks:
         record["other_blocks"] = other_blocks
     return record
+
+
+def access_row(
+    meter: Mapping[str, Any], authorization: Mapping[str, Any] | None, now: datetime
+) -> dict[str, Any]:
+    """A meter's access as its authorization's listing shows it now."""
+    access = "active"
+    if authorization is not None:
+        revoked = null_if_placeholder(authorization.get("revoked"))
+        if authorization.get("is_revoked") or revoked:
+            access = "revoked"
+        elif authorization.get("is_expired"):
+            access = "expired"
+        elif authorization.get("is_declined"):
+            access = "declined"
+    return {
+        "meter_uid": str(meter.get("uid")),
+        "authorization_uid": meter.get("authorization_uid"),
+        "access": access,
+        "source": "listing",
+        "event_uid": None,
+        "checked_at": now,
+    }
 
 
 def shape_event(obj: Mapping[str, Any]) -> dict[str, Any]:

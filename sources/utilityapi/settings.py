@@ -16,8 +16,9 @@ METER_REFETCH_SECONDS = 60.0
 
 DEFAULT_LOOKBACK_DAYS = 7
 DEFAULT_MAX_CONCURRENCY = 16
-# Meters per bills request; keeps URLs far below common 8 KB limits with long uids.
-BILLS_METERS_PER_REQUEST = 100
+# Uids per list filter (bills by meters, meters by uids); keeps URLs far below 8 KB.
+UIDS_PER_FILTER = 100
+BILLS_METERS_PER_REQUEST = UIDS_PER_FILTER
 
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 120.0
