@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from sandbox.cli import add_subcommands as add_sandbox_subcommands
 from sources.utilityapi import settings
 from sources.utilityapi.errors import TOKEN_HELP, UtilityAPIError
 
@@ -30,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_collect(commands)
     _add_webhooks(commands)
     _add_events(commands)
+    add_sandbox_subcommands(commands)
     return parser
 
 
