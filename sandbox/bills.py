@@ -50,7 +50,12 @@ def boundary(meter: Meter, k: int) -> date:
 
 def cycle(meter: Meter, k: int) -> tuple[int, int]:
     """(start, end) epoch seconds of cycle k."""
-    return meter.zone.midnight(boundary(meter, k)), meter.zone.midnight(boundary(meter, k + 1))
+    found = meter.cycle_cache.get(k)
+    if found is None:
+        found = (meter.zone.midnight(boundary(meter, k)),
+                 meter.zone.midnight(boundary(meter, k + 1)))
+        meter.cycle_cache[k] = found
+    return found
 
 
 def statement_date(meter: Meter, k: int) -> date:

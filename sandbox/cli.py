@@ -77,7 +77,10 @@ def serve(args: argparse.Namespace) -> int:
         print(f"token:    {cfg.token}")
         print(f"control:  {origin}/_sandbox")
         print("Press Ctrl+C to stop.", flush=True)
-    uvicorn.Server(uvicorn_config(SandboxApp(runtime), cfg.host)).run(sockets=[sock])
+    try:
+        uvicorn.Server(uvicorn_config(SandboxApp(runtime), cfg.host)).run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass  # uvicorn re-raises the interrupt after its graceful shutdown
     return 0
 
 

@@ -7,6 +7,7 @@ in any order, and comes out the same on every run.
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 
 import numpy as np
 
@@ -35,6 +36,7 @@ def mix_array(x: np.ndarray) -> np.ndarray:
     return x ^ (x >> np.uint64(31))
 
 
+@lru_cache(maxsize=65536)
 def name_key(name: str) -> int:
     """A stable 64-bit key for a string (Python's hash() is salted per process)."""
     return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "little")

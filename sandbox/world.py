@@ -140,6 +140,7 @@ class Meter:
     # Start of the first data ever published; re-publications never reach before it.
     history_floor: int | None = None
     version: int = 0
+    cycle_cache: dict[int, tuple[int, int]] = field(default_factory=dict, repr=False)
 
     @property
     def duration(self) -> int:
@@ -546,8 +547,11 @@ class World:
             meter.add_chunk(s, e, created)
         return len(points) - 1
 
-    def _publish_bills(self, meter: Meter, not_before: int, at: int) -> int:
-        first = bills.cycle_containing(meter, not_before)
+    def _publish_bills(self, meter: Meter, not_before: int, at: int, resume: bool = False) -> int:
+        if resume and meter.bill_created:
+            first = max(meter.bill_created) + 1  # refreshes only add newer bills
+        else:
+            first = bills.cycle_containing(meter, not_before)
         last = bills.cycle_containing(meter, at // US)
         added = 0
         for k in range(first, last + 1):
@@ -636,7 +640,7 @@ class World:
             new_chunks = 1
         new_bills = 0
         if meter.first_data is not None:
-            new_bills = self._publish_bills(meter, meter.first_data, at)
+            new_bills = self._publish_bills(meter, meter.first_data, at, resume=True)
         meter.is_activated = meter.is_activated or new_chunks > 0 or new_bills > 0
         if meter.job is None:
             meter.status = "updated"
