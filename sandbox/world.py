@@ -395,16 +395,19 @@ class World:
         for i, count in enumerate(counts):
             days_ago = 30 if i == 1 else randint(12, 40, self.seed, "auth-age", i)
             at = start_us - days_ago * DAY_US - randint(0, 86399 * US, self.seed, "auth-at", i)
-            self.schedule(at, "generated_auth", i, count, first_meter, form.uid)
+            self.schedule(at, "generated_auth", i, count, first_meter, form.uid,
+                          i == len(counts) - 1)
             first_meter += count
         if len(counts) >= 4:
             self.schedule(start_us - 15 * DAY_US - 3600 * US, "generated_declined", form.uid)
             self.schedule(start_us - 25 * DAY_US - 7200 * US, "generated_revoked", form.uid)
 
-    def _fx_generated_auth(self, at: int, i: int, count: int, first: int, form_uid: str) -> None:
+    def _fx_generated_auth(self, at: int, i: int, count: int, first: int, form_uid: str,
+                           last: bool) -> None:
         utility = UTILITIES[WORLD_UTILITIES[i % len(WORLD_UTILITIES)]]
         expires = self.start_us - 3 * DAY_US if i == 1 else at + 3 * 365 * DAY_US
-        auth = self._new_authorization(at, utility, is_test=utility.uid == "DEMO",
+        # DEMO authorizations are test ones; so is the last one, so every world has one.
+        auth = self._new_authorization(at, utility, is_test=utility.uid == "DEMO" or last,
                                        form=self.forms[form_uid], expires_us=expires)
         auth.is_archived = i == 2
         auth.referrals.append(self._referral())
