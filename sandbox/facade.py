@@ -92,6 +92,8 @@ class Sandbox:
         if self._thread is not None:
             self._thread.stop()
             self._thread = None
+        if self._rt is not None:
+            self._rt.close()
         if self._http is not None:
             self._http.close()
             self._http = None

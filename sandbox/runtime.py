@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
+
 from . import chunks, webhooks
 from .chunks import ObjRef
 from .clock import SandboxClock
@@ -52,6 +54,7 @@ class Runtime:
         self.attempts: list[webhooks.Attempt] = []
         self._listings: dict[Any, _Listing] = {}
         self._delivery_lock = threading.Lock()
+        self._webhook_client: httpx.Client | None = None
 
     # --- time ---------------------------------------------------------------------------------
 
@@ -90,7 +93,7 @@ class Runtime:
                         continue
                     url, secret = self.world.webhook_url or "", self.world.webhook_secret or ""
                     body = webhooks.body_for(batch)
-                status, error = webhooks.post(url, secret, body)
+                status, error = self._post(url, secret, body)
                 with self.world.lock:
                     done.append(self._record(batch, at, url, status, error, hourly))
                     if not hourly:
@@ -107,7 +110,7 @@ class Runtime:
                         break
                     url, secret = self.world.webhook_url or "", self.world.webhook_secret or ""
                     body = webhooks.body_for(batch)
-                status, error = webhooks.post(url, secret, body)
+                status, error = self._post(url, secret, body)
                 with self.world.lock:
                     attempts.append(self._record(batch, now, url, status, error,
                                                  self.clock.is_fixed))
@@ -123,6 +126,17 @@ class Runtime:
 
     # --- webhooks -----------------------------------------------------------------------------
 
+    def _post(self, url: str, secret: str, body: bytes) -> tuple[int | None, str | None]:
+        if self._webhook_client is None:
+            self._webhook_client = httpx.Client(timeout=webhooks.TIMEOUT_SECONDS,
+                                                trust_env=False)
+        return webhooks.post(self._webhook_client, url, secret, body)
+
+    def close(self) -> None:
+        if self._webhook_client is not None:
+            self._webhook_client.close()
+            self._webhook_client = None
+
     def _deliverable(self) -> list[Event]:
         url, secret = self.world.webhook_url, self.world.webhook_secret
         if not url or not secret:
@@ -134,16 +148,21 @@ class Runtime:
         return min(times) if times else None
 
     def _due_batch(self, at_us: int) -> list[Event]:
-        due = []
-        for event in self._deliverable():
-            if event.next_attempt_us is not None and event.next_attempt_us <= at_us:
-                if at_us - event.ts_us > webhooks.GIVE_UP_US:
-                    self.world.events.pending.pop(event.uid, None)
-                    continue
-                due.append(event)
-                if len(due) >= webhooks.BATCH:
-                    break
-        return due
+        """Every pending event once any is due: one POST carries them all and failed ones
+        retry together, an hour later."""
+        deliverable = self._deliverable()
+        if not any(e.next_attempt_us is not None and e.next_attempt_us <= at_us
+                   for e in deliverable):
+            return []
+        batch = []
+        for event in deliverable:
+            if at_us - event.ts_us > webhooks.GIVE_UP_US:
+                self.world.events.pending.pop(event.uid, None)
+                continue
+            batch.append(event)
+            if len(batch) >= webhooks.BATCH:
+                break
+        return batch
 
     def _record(self, batch: list[Event], at_us: int, url: str, status: int | None,
                 error: str | None, hourly: bool) -> webhooks.Attempt:

@@ -28,6 +28,8 @@ def bind(host: str, port: int) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
+    # Listen at once: clients told the URL may connect before uvicorn's loop is up.
+    sock.listen(2048)
     return sock
 
 

@@ -45,7 +45,8 @@ class Attempt:
                 "status": self.status, "error": self.error}
 
 
-def post(url: str, secret: str, body: bytes) -> tuple[int | None, str | None]:
+def post(client: httpx.Client, url: str, secret: str, body: bytes
+         ) -> tuple[int | None, str | None]:
     salt = secrets.token_hex(8)
     headers = {
         "Content-Type": "application/json",
@@ -53,8 +54,7 @@ def post(url: str, secret: str, body: bytes) -> tuple[int | None, str | None]:
         "X-UtilityAPI-Webhook-Signature": signature(secret, salt, body),
     }
     try:
-        with httpx.Client(timeout=TIMEOUT_SECONDS, trust_env=False) as client:
-            response = client.post(url, content=body, headers=headers)
+        response = client.post(url, content=body, headers=headers)
         return response.status_code, None
     except httpx.HTTPError as exc:
         log.info("webhook delivery to %s failed: %s", url, exc)

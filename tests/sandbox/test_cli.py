@@ -1,0 +1,62 @@
+"""`uapi sandbox serve` prints where it listens and answers curl."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _curl(*args: str) -> tuple[int, dict[str, str], str]:
+    out = subprocess.run(["curl", "-s", "-i", *args], capture_output=True, text=True,
+                         timeout=30, check=True).stdout
+    head, _, body = out.replace("\r\n", "\n").partition("\n\n")
+    lines = head.splitlines()
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    return int(lines[0].split()[1]), headers, body
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+def test_uapi_sandbox_serve_answers_curl() -> None:
+    port = _free_port()
+    uapi = Path(sys.executable).parent / "uapi"
+    proc = subprocess.Popen(
+        [str(uapi), "sandbox", "serve", "--port", str(port), "--token", "T0K", "--seed", "3",
+         "--scale", "test", "--now", "2026-06-01T00:00:00+00:00", "--rate-limit", "5"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        lines = [proc.stdout.readline() for _ in range(4)]
+        base = f"http://127.0.0.1:{port}/api/v2"
+        assert f"base URL: {base}\n" in lines and "token:    T0K\n" in lines
+        status, headers, body = _curl(f"{base}/meters?limit=2", "-H", "Authorization: Bearer T0K")
+        assert status == 200 and headers["content-type"] == "application/json"
+        page = json.loads(body)
+        assert len(page["meters"]) == 2 and page["next"].startswith(f"{base}/meters?limit=2&after=")
+        status, _, body = _curl(f"{base}/meters")
+        assert status == 401 and json.loads(body)["error"] == "invalid_token"
+        status, _, body = _curl(f"{base}/intervals?access_token=T0K")
+        assert status == 400 and json.loads(body)["error"] == "required_param_missing"
+        codes = [_curl(f"{base}/templates?access_token=T0K")[0] for _ in range(8)]
+        assert 429 in codes
+        status, headers, _ = _curl(f"{base}/templates?access_token=T0K")
+        assert status == 429 and headers["retry-after"].isdigit()
+        status, _, body = _curl(f"http://127.0.0.1:{port}/_sandbox/clock")
+        assert status == 200 and json.loads(body)["now"] == "2026-06-01T00:00:00.000000+00:00"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(15) == 0
+        assert proc.stdout is not None
+        proc.stdout.close()
