@@ -62,16 +62,25 @@ class Call:
     query_items: list[tuple[str, str]]
 
 
-Handler = Callable[[Call], bytes]
+# A response body: bytes, or parts sent one after another (list pages are never joined, so
+# serving a cached page copies nothing).
+Body = bytes | list[bytes]
+Handler = Callable[[Call], Body]
+SEND_CHUNK = 1 << 20
 
 
 def _json(data: Any) -> bytes:
     return orjson.dumps(data)
 
 
-def _listing(name: str, items: Sequence[bytes], next_url: str | None) -> bytes:
-    return b"".join([b'{"', name.encode(), b'":[', b",".join(items), b'],"next":',
-                     _json(next_url), b"}"])
+def _listing(name: str, items: Sequence[bytes], next_url: str | None) -> list[bytes]:
+    parts = [b'{"' + name.encode() + b'":[']
+    for i, item in enumerate(items):
+        if i:
+            parts.append(b",")
+        parts.append(item)
+    parts.append(b'],"next":' + _json(next_url) + b"}")
+    return parts
 
 
 def _next_url(call: Call, last_uid: str) -> str:
@@ -94,7 +103,7 @@ def _page(keys: list[Any], after_key: Any | None, latest_first: bool,
 
 def _paged(call: Call, name: str, keys: list[Any], after_key: Any | None,
            latest_first: bool, render: Callable[[int], bytes], uid_of: Callable[[int], str],
-           ) -> bytes:
+           ) -> list[bytes]:
     limit = params.limit(call.params, DEFAULT_PAGE_SIZE[name], call.rt.cfg.page_cap)
     lo, hi, more = _page(keys, after_key, latest_first, limit)
     order = range(hi - 1, lo - 1, -1) if latest_first else range(lo, hi)
@@ -125,7 +134,7 @@ def _flag(value: bool, wanted: bool | None) -> bool:
 # --- authorizations ---------------------------------------------------------------------------
 
 
-def list_authorizations(call: Call) -> bytes:
+def list_authorizations(call: Call) -> Body:
     p = call.params
     uids, forms_, templates = (params.uid_list(p, n) for n in ("uids", "forms", "templates"))
     users, referrals, utilities = (params.uid_list(p, n) for n in ("users", "referrals",
@@ -208,7 +217,7 @@ def revoke_authorization(call: Call) -> bytes:
 # --- meters -----------------------------------------------------------------------------------
 
 
-def list_meters(call: Call) -> bytes:
+def list_meters(call: Call) -> Body:
     p = call.params
     uids, auths, users, utilities = (params.uid_list(p, n) for n in ("uids", "authorizations",
                                                                      "users", "utility"))
@@ -286,7 +295,8 @@ def ongoing_monitoring(call: Call) -> bytes:
         raise invalid_param(f"frequency: expected one of {', '.join(FREQUENCIES)}.")
     fixed_day = body.get("fixed_refresh_day")
     if fixed_day is not None:
-        if isinstance(fixed_day, bool) or not isinstance(fixed_day, int) or not 1 <= fixed_day <= 31:
+        if isinstance(fixed_day, bool) or not isinstance(fixed_day, int) \
+                or not 1 <= fixed_day <= 31:
             raise invalid_param("fixed_refresh_day: expected an integer from 1 to 31 or null.")
         if frequency != "monthly":
             raise invalid_param("fixed_refresh_day: only allowed with frequency monthly.")
@@ -326,7 +336,7 @@ def _data_meters(call: Call) -> list[Meter]:
     return chosen
 
 
-def list_bills(call: Call) -> bytes:
+def list_bills(call: Call) -> Body:
     p = call.params
     start = params.moment(p, "start", round_up=True)
     end = params.moment(p, "end", round_up=False)
@@ -359,7 +369,7 @@ def list_bills(call: Call) -> bytes:
                       lambda i: bills.bill_uid(found[i][1], found[i][2]))
 
 
-def list_intervals(call: Call) -> bytes:
+def list_intervals(call: Call) -> Body:
     p = call.params
     start = params.moment(p, "start", round_up=True)
     end = params.moment(p, "end", round_up=False)
@@ -388,7 +398,7 @@ def list_intervals(call: Call) -> bytes:
 # --- events -----------------------------------------------------------------------------------
 
 
-def list_events(call: Call) -> bytes:
+def list_events(call: Call) -> Body:
     delivered = params.boolean(call.params, "is_delivered")
     rt = call.rt
     with rt.synced():
@@ -442,7 +452,7 @@ def create_form(call: Call) -> bytes:
         return _json(call.rt.renderer.form(form))
 
 
-def list_forms(call: Call) -> bytes:
+def list_forms(call: Call) -> Body:
     p = call.params
     uids, users, templates = (params.uid_list(p, n) for n in ("uids", "users", "templates"))
     archived = params.boolean(p, "is_archived")
@@ -494,7 +504,7 @@ def test_submit(call: Call) -> bytes:
     return _json({"referral": referral})
 
 
-def list_templates(call: Call) -> bytes:
+def list_templates(call: Call) -> Body:
     uids = params.uid_list(call.params, "uids")
     disabled = params.boolean(call.params, "disabled")
     rt = call.rt
@@ -621,7 +631,8 @@ class Api:
         if status == 200 and template is not None:
             rt.log.note_listing(template, logged)
         if fault is not None and fault[0] == "truncate":
-            await send_truncated(send, status, headers, content)
+            whole = content if isinstance(content, bytes) else b"".join(content)
+            await send_truncated(send, status, headers, whole)
             return
         await _raw(send, status, content, None, headers)
 
@@ -629,7 +640,7 @@ class Api:
                       handler: Handler | None, path_params: dict[str, str], wrong_method: bool,
                       raw_params: dict[str, str], body: bytes,
                       query_items: list[tuple[str, str]], request: Request,
-                      ) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+                      ) -> tuple[int, Body, list[tuple[bytes, bytes]]]:
         rt = self.rt
         json_headers = [(b"content-type", JSON.encode())]
         try:
@@ -678,11 +689,21 @@ def _body_meters(body: bytes) -> list[str]:
     return []
 
 
-async def _raw(send: Send, status: int, body: bytes, content_type: bytes | None,
+async def _raw(send: Send, status: int, body: Body, content_type: bytes | None,
                headers: list[tuple[bytes, bytes]] | None = None) -> None:
     out = list(headers or [])
     if content_type is not None:
         out.append((b"content-type", content_type))
-    out.append((b"content-length", str(len(body)).encode()))
+    parts = [body] if isinstance(body, bytes) else body
+    out.append((b"content-length", str(sum(len(p) for p in parts)).encode()))
     await send({"type": "http.response.start", "status": status, "headers": out})
-    await send({"type": "http.response.body", "body": body})
+    pending: list[bytes] = []
+    size = 0
+    for part in parts:
+        pending.append(part)
+        size += len(part)
+        if size >= SEND_CHUNK:
+            await send({"type": "http.response.body", "body": b"".join(pending),
+                        "more_body": True})
+            pending, size = [], 0
+    await send({"type": "http.response.body", "body": b"".join(pending)})

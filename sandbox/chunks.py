@@ -27,7 +27,7 @@ DAY = 86400
 
 
 class ObjRef(NamedTuple):
-    """One Interval object: its untrimmed span, meter, kind ('p'rimary, 'r'epublished, 'f'ill-in)."""
+    """One Interval object: untrimmed span, meter, kind ('p'rimary, 'r'epublished, 'f'ill-in)."""
 
     start: int
     end: int

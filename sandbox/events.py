@@ -51,7 +51,9 @@ class EventStore:
         # Undelivered events addressed to a webhook, in order; delivery and give-up remove them.
         self.pending: dict[str, Event] = {}
 
-    def add(self, type_: str, ts_us: int, target: str | None, **refs: str | None) -> Event:
+    def add(self, type_: str, ts_us: int, target: str | None, *,
+            authorization_uid: str | None = None, meter_uid: str | None = None,
+            form_uid: str | None = None) -> Event:
         seq = len(self.items)
         if self.items and ts_us < self.items[-1].ts_us:
             ts_us = self.items[-1].ts_us  # keep ts monotone so reverse-ts order is the list order
@@ -60,7 +62,7 @@ class EventStore:
         while uid in self.by_uid:
             salt += 1
             uid = hex_id(8, self._seed, "event", seq, salt)
-        event = Event(uid, seq, type_, ts_us, target, **refs)
+        event = Event(uid, seq, type_, ts_us, target, authorization_uid, meter_uid, form_uid)
         if target is not None:
             event.next_attempt_us = ts_us
             self.pending[uid] = event

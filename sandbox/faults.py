@@ -1,4 +1,4 @@
-"""Misbehaviour on demand for /api/v2: 5xx pages, dropped connections, cut bodies, slowness, 429s."""
+"""Misbehaviour on demand for /api/v2: 5xx pages, dropped connections, cut bodies, slow, 429s."""
 
 from __future__ import annotations
 
@@ -46,7 +46,8 @@ class FaultInjector:
                 self._burst_left -= 1
                 return ("rate_limited", cfg.retry_after)
             u = self._random.random()
-            for name, share in (
+            name = None
+            for candidate, share in (
                 ("reset", cfg.reset),
                 ("close", cfg.close),
                 ("truncate", cfg.truncate),
@@ -57,9 +58,10 @@ class FaultInjector:
                 ("burst", cfg.burst_429),
             ):
                 if u < share:
+                    name = candidate
                     break
                 u -= share
-            else:
+            if name is None:
                 return None
             if name in ("500", "503", "504"):
                 return ("status", (int(name), self._random.random() < cfg.html_share))

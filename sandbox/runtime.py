@@ -71,7 +71,8 @@ class Runtime:
         with self.world.lock:
             start = self.clock.now_us()
         target = to_us if to_us is not None else start + int((seconds or 0) * US)
-        return [a.to_json() for a in self._run_until(max(target, start), hourly=True)]
+        hourly = self.clock.is_fixed
+        return [a.to_json() for a in self._run_until(max(target, start), hourly=hourly)]
 
     def _run_until(self, target_us: int, hourly: bool) -> list[webhooks.Attempt]:
         done: list[webhooks.Attempt] = []
@@ -96,8 +97,6 @@ class Runtime:
                 status, error = self._post(url, secret, body)
                 with self.world.lock:
                     done.append(self._record(batch, at, url, status, error, hourly))
-                    if not hourly:
-                        return done
 
     def deliver_webhooks(self) -> list[dict]:
         """Attempt delivery of every due event now; returns the attempts made."""

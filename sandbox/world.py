@@ -1,4 +1,4 @@
-"""The sandbox's state: authorizations, meters, forms and events, moved forward by scheduled effects.
+"""The sandbox's state: authorizations, meters, forms and events, moved on by scheduled effects.
 
 Everything time-dependent (collections finishing, monitoring refreshes, expiries, test-submit
 outcomes) is an effect in a heap ordered by sandbox time. `sync(now)` applies every effect that is
@@ -255,8 +255,11 @@ class World:
         if now_us > self.now_us:
             self.now_us = now_us
 
-    def emit(self, at_us: int, type_: str, **refs: str | None) -> None:
-        self.events.add(type_, at_us, self.webhook_url if self.webhook_secret else None, **refs)
+    def emit(self, at_us: int, type_: str, *, authorization_uid: str | None = None,
+             meter_uid: str | None = None, form_uid: str | None = None) -> None:
+        self.events.add(type_, at_us, self.webhook_url if self.webhook_secret else None,
+                        authorization_uid=authorization_uid, meter_uid=meter_uid,
+                        form_uid=form_uid)
         self.version += 1
 
     def lag_frontier(self, meter: Meter, at_us: int) -> int:
@@ -466,7 +469,8 @@ class World:
         expected = sum(
             1 for k in range(bills.cycle_containing(meter, window_start),
                              bills.cycle_containing(meter, finish // US) + 1)
-            if bills.cycle(meter, k)[0] >= window_start and bills.available_at(meter, k) <= finish // US
+            if bills.cycle(meter, k)[0] >= window_start
+            and bills.available_at(meter, k) <= finish // US
         )
         meter.job = Job(at, finish, window_start, expected, months)
         meter.status = "pending"
@@ -519,7 +523,8 @@ class World:
         meter.status_ts_us = at
         if meter.fail_mode == "badlogin":
             meter.status_message = "Invalid login credentials"
-            meter.notes = [note("access_invalid", "The utility rejected the login credentials.", at)]
+            meter.notes = [note("access_invalid", "The utility rejected the login credentials.",
+                                at)]
         else:
             meter.status_message = "Utility website is down"
             meter.notes = [note("bills_errored",

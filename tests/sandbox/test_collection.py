@@ -127,7 +127,8 @@ def test_revoke_deletes_meters_and_emits_event(sandbox: Sandbox, client: httpx.C
                 if a["exports"] and not a["is_revoked"] and not a["is_expired"])
     meters = [m["uid"] for m in sandbox.truth.meters() if m["authorization_uid"] == auth["uid"]]
     revoked = client.post(f"/authorizations/{auth['uid']}/revoke").json()
-    assert revoked["is_revoked"] is True and revoked["revoked"] == sandbox.now().isoformat(timespec="microseconds")
+    assert revoked["is_revoked"] is True
+    assert revoked["revoked"] == sandbox.now().isoformat(timespec="microseconds")
     for uid in meters:
         assert client.get(f"/meters/{uid}").status_code == 404
     assert client.get("/intervals", params={"meters": ",".join(meters)}).json()["intervals"] == []

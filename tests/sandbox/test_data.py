@@ -121,7 +121,8 @@ def test_dst_days_have_23_or_25_local_hours(day: str, offsets: set[str], hours: 
 
 
 def test_phoenix_has_no_dst(shared_sandbox: Sandbox) -> None:
-    srp = [m for m in shared_sandbox.truth.meters() if m["utility"] == "SRP" and m["interval_count"]]
+    srp = [m for m in shared_sandbox.truth.meters()
+           if m["utility"] == "SRP" and m["interval_count"]]
     assert srp
     for obj in shared_sandbox.truth.intervals(srp[0]["uid"]):
         assert {r["start"][-6:] for r in obj["readings"]} == {"-07:00"}
