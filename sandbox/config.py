@@ -136,6 +136,9 @@ class SandboxConfig:
     gap_rate: float = 0.04
     # Daily probability that a stretch of published readings is re-published with corrections.
     republish_rate: float = 0.05
+    # Real-time mode only: deliver due webhooks from a background task every second. Tests that
+    # drive deliveries themselves turn it off to stay deterministic.
+    background_delivery: bool = True
     host: str = "127.0.0.1"
     port: int = 0
 

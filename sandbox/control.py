@@ -204,7 +204,7 @@ class SandboxApp:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                if not self.rt.clock.is_fixed:
+                if not self.rt.clock.is_fixed and self.rt.cfg.background_delivery:
                     self._ticker = asyncio.create_task(self._tick())
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
