@@ -579,13 +579,11 @@ class World:
     def set_monitoring(self, meter: Meter, frequency: str, fixed_day: int | None,
                        prepay: str | None, at: int) -> bool:
         mon = meter.monitoring
-        if frequency == mon.frequency and (frequency == "off" or fixed_day is None):
-            return False
+        if frequency == mon.frequency:
+            return False  # an active subscription keeps its schedule (and refresh day)
         if frequency == "off":
             meter.monitoring = Monitoring(generation=mon.generation + 1)
             return True
-        if mon.frequency != "off" and frequency == "monthly":
-            fixed_day = mon.fixed_refresh_day  # only new subscriptions choose the day
         since = None if meter.frontier is not None else self.lag_frontier(meter, at)
         meter.monitoring = Monitoring(
             frequency=frequency,
