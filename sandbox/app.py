@@ -555,8 +555,9 @@ ROUTES: list[tuple[str, str, Handler]] = [
 ]
 
 
-def _dummy(request: Request) -> Response:
-    return Response()
+def _unused_endpoint(request: Request) -> Response:
+    # Routes are only used to match paths; Api dispatches to the handlers itself.
+    raise NotImplementedError
 
 
 class Api:
@@ -566,7 +567,7 @@ class Api:
         self.rt = rt
         self.routes: list[tuple[Route, str, Handler]] = []
         for method, template, handler in ROUTES:
-            route = Route(API_PREFIX + template, _dummy, methods=[method])
+            route = Route(API_PREFIX + template, _unused_endpoint, methods=[method])
             self.routes.append((route, template, handler))
 
     def _match(self, scope: Scope) -> tuple[str | None, Handler | None, dict[str, str], bool]:

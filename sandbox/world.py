@@ -369,7 +369,7 @@ class World:
             self.templates[uid] = Template(uid, created, created)
         return next(iter(self.templates.values()))
 
-    def _authorized(self, auth: Authorization, at_us: int, n_meters: int) -> None:
+    def _authorized(self, auth: Authorization, at_us: int) -> None:
         auth.status = "updated"
         auth.status_message = "Meters found!"
         auth.status_ts_us = at_us
@@ -377,7 +377,6 @@ class World:
             note("access_valid", "Successfully registered with account number.", at_us),
             note("meters_full", "Found all meters available.", at_us),
         ]
-        del n_meters
 
     # --- the generated history -----------------------------------------------------------------
 
@@ -426,7 +425,7 @@ class World:
             day = meter.zone.local_date(self.start_us // US) - timedelta(days=history_days)
             self.schedule(started, "hist_start", meter.uid, meter.zone.midnight(day), None)
             self.schedule(started + 60 * US, "monitor_start", meter.uid, "daily")
-        self._authorized(auth, found, count)
+        self._authorized(auth, found)
         self.emit(found, "authorization_update_finished_successful", authorization_uid=auth.uid)
         if auth.expires_us is not None and auth.expires_us > at:
             self.schedule(auth.expires_us, "expire", auth.uid)
@@ -445,7 +444,7 @@ class World:
                                        form=self.forms[form_uid], expires_us=at + 3 * 365 * DAY_US)
         auth.referrals.append(self._referral())
         meter = self._new_meter(auth, KINDS["res15"], at + 90 * US)
-        self._authorized(auth, at + 90 * US, 1)
+        self._authorized(auth, at + 90 * US)
         self.emit(at + 90 * US, "authorization_update_finished_successful",
                   authorization_uid=auth.uid)
         self.schedule(at + 700 * US, "hist_start", meter.uid, None, 12)
@@ -857,5 +856,5 @@ class World:
                 meter.fail_mode = "badlogin"
             elif scenario == "websitedown_after":
                 meter.fail_mode = "websitedown"
-        self._authorized(auth, at, len(kinds))
+        self._authorized(auth, at)
         self.emit(at, "authorization_update_finished_successful", **refs)
