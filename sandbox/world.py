@@ -224,7 +224,9 @@ class World:
         self.webhook_url = cfg.webhook_url
         self.webhook_secret = cfg.webhook_secret
         self.now_us = start_us
-        self.start_us = start_us
+        # The generated history is laid out from the UTC midnight before the start, so a
+        # real-time sandbox restarted the same day generates the same world.
+        self.plan_us = start_us - start_us % DAY_US
         self.version = 0
         self._heap: list[tuple[int, int, str, tuple[Any, ...]]] = []
         self._seq = 0
@@ -234,7 +236,7 @@ class World:
             "meter": randint(1_000_000, 4_000_000, self.seed, "meter-base"),
             "form": randint(10_000, 40_000, self.seed, "form-base"),
         }
-        self._plan(start_us)
+        self._plan(self.plan_us)
         self.sync(start_us)
 
     # --- time ---------------------------------------------------------------------------------
@@ -365,7 +367,7 @@ class World:
     def _default_template(self) -> Template:
         if not self.templates:
             uid = hex_id(8, self.seed, "template")
-            created = self.start_us - 400 * DAY_US
+            created = self.plan_us - 400 * DAY_US
             self.templates[uid] = Template(uid, created, created)
         return next(iter(self.templates.values()))
 
@@ -407,7 +409,7 @@ class World:
     def _fx_generated_auth(self, at: int, i: int, count: int, first: int, form_uid: str,
                            last: bool) -> None:
         utility = UTILITIES[WORLD_UTILITIES[i % len(WORLD_UTILITIES)]]
-        expires = self.start_us - 3 * DAY_US if i == 1 else at + 3 * 365 * DAY_US
+        expires = self.plan_us - 3 * DAY_US if i == 1 else at + 3 * 365 * DAY_US
         # DEMO authorizations are test ones; so is the last one, so every world has one.
         auth = self._new_authorization(at, utility, is_test=utility.uid == "DEMO" or last,
                                        form=self.forms[form_uid], expires_us=expires)
@@ -422,7 +424,7 @@ class World:
             if j % 7 == 5:
                 continue  # discovered, never collected
             started = found + 600 * US + (j - first) * US
-            day = meter.zone.local_date(self.start_us // US) - timedelta(days=history_days)
+            day = meter.zone.local_date(self.plan_us // US) - timedelta(days=history_days)
             self.schedule(started, "hist_start", meter.uid, meter.zone.midnight(day), None)
             self.schedule(started + 60 * US, "monitor_start", meter.uid, "daily")
         self._authorized(auth, found)

@@ -239,3 +239,23 @@ def _exact(readings: dict[tuple[float, float], dict], native: int) -> float:
         if not any(p in native_spans for p in parts):
             total += _net(reading)
     return round(total, 3)
+
+
+def test_advancing_equals_starting_later_the_same_day() -> None:
+    def pages(sb: Sandbox) -> list[bytes]:
+        with client_for(sb) as client:
+            meters = client.get("/meters")
+            uids = ",".join(m["uid"] for m in meters.json()["meters"])
+            got = [meters.content, client.get("/events").content,
+                   client.get("/authorizations").content]
+            got += [client.get("/intervals", params={"meters": uids, "limit": 1000,
+                                                     "allow_mixed": "true"}).content,
+                    client.get("/bills", params={"meters": uids}).content]
+            return [page.replace(sb.origin.encode(), b"ORIGIN") for page in got]
+
+    later = make_config().now + timedelta(hours=20)  # type: ignore[operator]
+    with Sandbox(make_config()) as early:
+        early.advance(timedelta(hours=20))
+        advanced = pages(early)
+    with Sandbox(make_config(now=later)) as started:
+        assert pages(started) == advanced
