@@ -89,8 +89,9 @@ def _next_url(call: Call, last_uid: str) -> str:
     return f"{call.next_base}?{urlencode(query, safe=',')}"
 
 
-def _page(keys: list[Any], after_key: Any | None, latest_first: bool,
-          limit: int) -> tuple[int, int, bool]:
+def _page(
+    keys: list[Any], after_key: Any | None, latest_first: bool, limit: int
+) -> tuple[int, int, bool]:
     """Index range [lo, hi) of the page in ascending `keys`, and whether more follow."""
     if latest_first:
         hi = len(keys) if after_key is None else bisect_left(keys, after_key)
@@ -101,9 +102,15 @@ def _page(keys: list[Any], after_key: Any | None, latest_first: bool,
     return lo, hi, hi < len(keys)
 
 
-def _paged(call: Call, name: str, keys: list[Any], after_key: Any | None,
-           latest_first: bool, render: Callable[[int], bytes], uid_of: Callable[[int], str],
-           ) -> list[bytes]:
+def _paged(
+    call: Call,
+    name: str,
+    keys: list[Any],
+    after_key: Any | None,
+    latest_first: bool,
+    render: Callable[[int], bytes],
+    uid_of: Callable[[int], str],
+) -> list[bytes]:
     limit = params.limit(call.params, DEFAULT_PAGE_SIZE[name], call.rt.cfg.page_cap)
     lo, hi, more = _page(keys, after_key, latest_first, limit)
     order = range(hi - 1, lo - 1, -1) if latest_first else range(lo, hi)
@@ -137,11 +144,10 @@ def _flag(value: bool, wanted: bool | None) -> bool:
 def list_authorizations(call: Call) -> Body:
     p = call.params
     uids, forms_, templates = (params.uid_list(p, n) for n in ("uids", "forms", "templates"))
-    users, referrals, utilities = (params.uid_list(p, n) for n in ("users", "referrals",
-                                                                    "utility"))
+    users, referrals, utilities = (params.uid_list(p, n) for n in ("users", "referrals", "utility"))
     archived, declined, test, revoked, expired = (
-        params.boolean(p, n) for n in ("is_archived", "is_declined", "is_test", "is_revoked",
-                                       "is_expired")
+        params.boolean(p, n)
+        for n in ("is_archived", "is_declined", "is_test", "is_revoked", "is_expired")
     )
     include = _include_meters(p)
     params.boolean(p, "expand_meter_blocks")
@@ -149,23 +155,38 @@ def list_authorizations(call: Call) -> Body:
     with rt.synced() as now:
         world = rt.world
         chosen = [
-            a for a in world.authorizations.values()
+            a
+            for a in world.authorizations.values()
             if not a.deleted
-            and _matches(a.uid, uids) and _matches(a.form_uid, forms_)
-            and _matches(a.template_uid, templates) and _matches("1337", users)
+            and _matches(a.uid, uids)
+            and _matches(a.form_uid, forms_)
+            and _matches(a.template_uid, templates)
+            and _matches("1337", users)
             and _matches(a.utility.uid, utilities)
             and (referrals is None or any(r in referrals for r in a.referrals))
-            and _flag(a.is_archived, archived) and _flag(a.declined_us is not None, declined)
-            and _flag(a.is_test, test) and _flag(a.revoked_us is not None, revoked)
+            and _flag(a.is_archived, archived)
+            and _flag(a.declined_us is not None, declined)
+            and _flag(a.is_test, test)
+            and _flag(a.revoked_us is not None, revoked)
             and _flag(a.is_expired(now), expired)
         ]
         chosen.sort(key=lambda a: (a.created_us, a.uid))
         keys = [(a.created_us, a.uid) for a in chosen]
-        after = _after(call, lambda u: (world.authorizations[u].created_us, u)
-                       if u in world.authorizations else None)
-        return _paged(call, "authorizations", keys, after, True,
-                      lambda i: _json(rt.renderer.authorization(chosen[i], now, include)),
-                      lambda i: chosen[i].uid)
+        after = _after(
+            call,
+            lambda u: (
+                (world.authorizations[u].created_us, u) if u in world.authorizations else None
+            ),
+        )
+        return _paged(
+            call,
+            "authorizations",
+            keys,
+            after,
+            True,
+            lambda i: _json(rt.renderer.authorization(chosen[i], now, include)),
+            lambda i: chosen[i].uid,
+        )
 
 
 def _include_meters(p: dict[str, str]) -> bool:
@@ -189,8 +210,11 @@ def get_authorization(call: Call) -> bytes:
 def patch_authorization(call: Call) -> bytes:
     body = params.json_body(call.body)
     archived = params.body_bool(body, "is_archived")
-    if "nickname" in body and body["nickname"] is not None and not isinstance(
-            body["nickname"], str):
+    if (
+        "nickname" in body
+        and body["nickname"] is not None
+        and not isinstance(body["nickname"], str)
+    ):
         raise invalid_param("nickname: expected a string or null")
     with call.rt.synced() as now:
         auth = call.rt.world.get_authorization(call.path_params["uid"])
@@ -219,29 +243,42 @@ def revoke_authorization(call: Call) -> bytes:
 
 def list_meters(call: Call) -> Body:
     p = call.params
-    uids, auths, users, utilities = (params.uid_list(p, n) for n in ("uids", "authorizations",
-                                                                     "users", "utility"))
-    activated, archived, monitored = (params.boolean(p, n) for n in ("is_activated",
-                                                                     "is_archived",
-                                                                     "is_monitored"))
+    uids, auths, users, utilities = (
+        params.uid_list(p, n) for n in ("uids", "authorizations", "users", "utility")
+    )
+    activated, archived, monitored = (
+        params.boolean(p, n) for n in ("is_activated", "is_archived", "is_monitored")
+    )
     params.boolean(p, "expand_meter_blocks")
     rt = call.rt
     with rt.synced() as now:
         world = rt.world
         chosen = [
-            m for m in world.meters.values()
-            if not m.deleted and _matches(m.uid, uids) and _matches(m.auth_uid, auths)
-            and _matches("1337", users) and _matches(m.utility.uid, utilities)
-            and _flag(m.is_activated, activated) and _flag(m.is_archived, archived)
+            m
+            for m in world.meters.values()
+            if not m.deleted
+            and _matches(m.uid, uids)
+            and _matches(m.auth_uid, auths)
+            and _matches("1337", users)
+            and _matches(m.utility.uid, utilities)
+            and _flag(m.is_activated, activated)
+            and _flag(m.is_archived, archived)
             and _flag(m.monitoring.frequency != "off", monitored)
         ]
         chosen.sort(key=lambda m: (m.created_us, m.uid))
         keys = [(m.created_us, m.uid) for m in chosen]
-        after = _after(call, lambda u: (world.meters[u].created_us, u)
-                       if u in world.meters else None)
-        return _paged(call, "meters", keys, after, True,
-                      lambda i: _json(rt.renderer.meter(chosen[i], now)),
-                      lambda i: chosen[i].uid)
+        after = _after(
+            call, lambda u: (world.meters[u].created_us, u) if u in world.meters else None
+        )
+        return _paged(
+            call,
+            "meters",
+            keys,
+            after,
+            True,
+            lambda i: _json(rt.renderer.meter(chosen[i], now)),
+            lambda i: chosen[i].uid,
+        )
 
 
 def get_meter(call: Call) -> bytes:
@@ -295,8 +332,11 @@ def ongoing_monitoring(call: Call) -> bytes:
         raise invalid_param(f"frequency: expected one of {', '.join(FREQUENCIES)}.")
     fixed_day = body.get("fixed_refresh_day")
     if fixed_day is not None:
-        if isinstance(fixed_day, bool) or not isinstance(fixed_day, int) \
-                or not 1 <= fixed_day <= 31:
+        if (
+            isinstance(fixed_day, bool)
+            or not isinstance(fixed_day, int)
+            or not 1 <= fixed_day <= 31
+        ):
             raise invalid_param("fixed_refresh_day: expected an integer from 1 to 31 or null.")
         if frequency != "monthly":
             raise invalid_param("fixed_refresh_day: only allowed with frequency monthly.")
@@ -307,8 +347,12 @@ def ongoing_monitoring(call: Call) -> bytes:
         if frequency != "off" and not call.rt.world.funded:
             raise payment_required()
         changed = call.rt.world.ongoing_monitoring(uids, frequency, fixed_day, prepay, now)
-    result: dict[str, Any] = {"success": True, "meters": changed, "frequency": frequency,
-                              "prepay": prepay or "month_to_month"}
+    result: dict[str, Any] = {
+        "success": True,
+        "meters": changed,
+        "frequency": frequency,
+        "prepay": prepay or "month_to_month",
+    }
     if frequency == "monthly":
         result["fixed_refresh_day"] = fixed_day
     return _json(result)
@@ -364,9 +408,15 @@ def list_bills(call: Call) -> Body:
             return (bills.cycle(meter, parsed[1])[0], meter.uid, parsed[1])
 
         after = _after(call, after_key)
-        return _paged(call, "bills", keys, after, latest_first,
-                      lambda i: rt.renderer.bill(found[i][1], found[i][2]),
-                      lambda i: bills.bill_uid(found[i][1], found[i][2]))
+        return _paged(
+            call,
+            "bills",
+            keys,
+            after,
+            latest_first,
+            lambda i: rt.renderer.bill(found[i][1], found[i][2]),
+            lambda i: bills.bill_uid(found[i][1], found[i][2]),
+        )
 
 
 def list_intervals(call: Call) -> Body:
@@ -388,9 +438,17 @@ def list_intervals(call: Call) -> Body:
 
         after = _after(call, after_key)
         return _paged(
-            call, "intervals", keys, after, latest_first,
-            lambda i: rt.renderer.interval(by_uid[refs[i].meter_uid], refs[i],
-                                           starts[refs[i].meter_uid], ends[refs[i].meter_uid]),
+            call,
+            "intervals",
+            keys,
+            after,
+            latest_first,
+            lambda i: rt.renderer.interval(
+                by_uid[refs[i].meter_uid],
+                refs[i],
+                starts[refs[i].meter_uid],
+                ends[refs[i].meter_uid],
+            ),
             lambda i: refs[i].uid,
         )
 
@@ -406,8 +464,15 @@ def list_events(call: Call) -> Body:
         chosen = [e for e in store.items if _flag(e.is_delivered, delivered)]
         keys = [e.seq for e in chosen]
         after = _after(call, lambda u: store.by_uid[u].seq if u in store.by_uid else None)
-        return _paged(call, "events", keys, after, True, lambda i: _json(chosen[i].to_dict()),
-                      lambda i: chosen[i].uid)
+        return _paged(
+            call,
+            "events",
+            keys,
+            after,
+            True,
+            lambda i: _json(chosen[i].to_dict()),
+            lambda i: chosen[i].uid,
+        )
 
 
 def get_event(call: Call) -> bytes:
@@ -459,15 +524,27 @@ def list_forms(call: Call) -> Body:
     rt = call.rt
     with rt.synced():
         world = rt.world
-        chosen = [f for f in world.forms.values() if not f.deleted and _matches(f.uid, uids)
-                  and _matches("1337", users) and _matches(f.template_uid, templates)
-                  and _flag(f.is_archived, archived)]
+        chosen = [
+            f
+            for f in world.forms.values()
+            if not f.deleted
+            and _matches(f.uid, uids)
+            and _matches("1337", users)
+            and _matches(f.template_uid, templates)
+            and _flag(f.is_archived, archived)
+        ]
         chosen.sort(key=lambda f: (f.created_us, f.uid))
         keys = [(f.created_us, f.uid) for f in chosen]
-        after = _after(call, lambda u: (world.forms[u].created_us, u)
-                       if u in world.forms else None)
-        return _paged(call, "forms", keys, after, True,
-                      lambda i: _json(rt.renderer.form(chosen[i])), lambda i: chosen[i].uid)
+        after = _after(call, lambda u: (world.forms[u].created_us, u) if u in world.forms else None)
+        return _paged(
+            call,
+            "forms",
+            keys,
+            after,
+            True,
+            lambda i: _json(rt.renderer.form(chosen[i])),
+            lambda i: chosen[i].uid,
+        )
 
 
 def get_form(call: Call) -> bytes:
@@ -510,14 +587,27 @@ def list_templates(call: Call) -> Body:
     rt = call.rt
     with rt.synced():
         world = rt.world
-        chosen = sorted((t for t in world.templates.values()
-                         if _matches(t.uid, uids) and _flag(t.disabled, disabled)),
-                        key=lambda t: (t.created_us, t.uid))
+        chosen = sorted(
+            (
+                t
+                for t in world.templates.values()
+                if _matches(t.uid, uids) and _flag(t.disabled, disabled)
+            ),
+            key=lambda t: (t.created_us, t.uid),
+        )
         keys = [(t.created_us, t.uid) for t in chosen]
-        after = _after(call, lambda u: (world.templates[u].created_us, u)
-                       if u in world.templates else None)
-        return _paged(call, "templates", keys, after, True,
-                      lambda i: _json(rt.renderer.template(chosen[i])), lambda i: chosen[i].uid)
+        after = _after(
+            call, lambda u: (world.templates[u].created_us, u) if u in world.templates else None
+        )
+        return _paged(
+            call,
+            "templates",
+            keys,
+            after,
+            True,
+            lambda i: _json(rt.renderer.template(chosen[i])),
+            lambda i: chosen[i].uid,
+        )
 
 
 def get_template(call: Call) -> bytes:
@@ -583,7 +673,7 @@ class Api:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         rt = self.rt
         request = Request(scope, receive)
-        rel = scope["path"][len(API_PREFIX):] or "/"
+        rel = scope["path"][len(API_PREFIX) :] or "/"
         query = request.query_params
         query_items = list(query.multi_items())
         raw_params = dict(query_items)
@@ -600,8 +690,9 @@ class Api:
             meter_uids += _body_meters(body)
 
         def record(status: int) -> None:
-            rt.log.add(RequestRecord(scope["method"], rel, logged, status, tuple(meter_uids),
-                                     route_name))
+            rt.log.add(
+                RequestRecord(scope["method"], rel, logged, status, tuple(meter_uids), route_name)
+            )
 
         fault = rt.faults.draw(rel)
         if fault is not None:
@@ -613,21 +704,39 @@ class Api:
             if kind == "status":
                 code, html = arg
                 record(code)
-                await _raw(send, code, HTML_PAGES[code] if html else b"",
-                           b"text/html; charset=utf-8" if html else None)
+                await _raw(
+                    send,
+                    code,
+                    HTML_PAGES[code] if html else b"",
+                    b"text/html; charset=utf-8" if html else None,
+                )
                 return
             if kind == "rate_limited":
                 record(429)
-                await _raw(send, 429, RATE_LIMITED_BODY, b"text/html; charset=utf-8",
-                           [(b"retry-after", str(arg).encode())])
+                await _raw(
+                    send,
+                    429,
+                    RATE_LIMITED_BODY,
+                    b"text/html; charset=utf-8",
+                    [(b"retry-after", str(arg).encode())],
+                )
                 return
             if kind == "slow":
                 await asyncio.sleep(arg)
         if rt.latency_ms > 0:
             await asyncio.sleep(rt.latency_ms / 1000.0)
         status, content, headers = await self._answer(
-            scope, token, template, handler, path_params, wrong_method, raw_params, body,
-            query_items, request)
+            scope,
+            token,
+            template,
+            handler,
+            path_params,
+            wrong_method,
+            raw_params,
+            body,
+            query_items,
+            request,
+        )
         record(status)
         if status == 200 and template is not None:
             rt.log.note_listing(template, logged)
@@ -637,11 +746,19 @@ class Api:
             return
         await _raw(send, status, content, None, headers)
 
-    async def _answer(self, scope: Scope, token: str | None, template: str | None,
-                      handler: Handler | None, path_params: dict[str, str], wrong_method: bool,
-                      raw_params: dict[str, str], body: bytes,
-                      query_items: list[tuple[str, str]], request: Request,
-                      ) -> tuple[int, Body, list[tuple[bytes, bytes]]]:
+    async def _answer(
+        self,
+        scope: Scope,
+        token: str | None,
+        template: str | None,
+        handler: Handler | None,
+        path_params: dict[str, str],
+        wrong_method: bool,
+        raw_params: dict[str, str],
+        body: bytes,
+        query_items: list[tuple[str, str]],
+        request: Request,
+    ) -> tuple[int, Body, list[tuple[bytes, bytes]]]:
         rt = self.rt
         json_headers = [(b"content-type", JSON.encode())]
         try:
@@ -649,16 +766,29 @@ class Api:
                 raise unauthorized()
             retry_after = rt.limiter.acquire(token)
             if retry_after is not None:
-                return 429, RATE_LIMITED_BODY, [(b"content-type", b"text/html; charset=utf-8"),
-                                                (b"retry-after", str(retry_after).encode())]
+                return (
+                    429,
+                    RATE_LIMITED_BODY,
+                    [
+                        (b"content-type", b"text/html; charset=utf-8"),
+                        (b"retry-after", str(retry_after).encode()),
+                    ],
+                )
             if handler is None:
                 if wrong_method:
-                    raise ApiError(405, "method_not_allowed",
-                                   f"{scope['method']} is not allowed on this path.")
+                    raise ApiError(
+                        405, "method_not_allowed", f"{scope['method']} is not allowed on this path."
+                    )
                 raise not_found(f"Path {scope['path']}")
             host = request.headers.get("host") or f"{rt.cfg.host}:{rt.cfg.port}"
-            call = Call(rt, raw_params, path_params, body,
-                        f"{scope.get('scheme', 'http')}://{host}{scope['path']}", query_items)
+            call = Call(
+                rt,
+                raw_params,
+                path_params,
+                body,
+                f"{scope.get('scheme', 'http')}://{host}{scope['path']}",
+                query_items,
+            )
             if _is_heavy(template):
                 content = await asyncio.to_thread(handler, call)
             else:
@@ -690,8 +820,13 @@ def _body_meters(body: bytes) -> list[str]:
     return []
 
 
-async def _raw(send: Send, status: int, body: Body, content_type: bytes | None,
-               headers: list[tuple[bytes, bytes]] | None = None) -> None:
+async def _raw(
+    send: Send,
+    status: int,
+    body: Body,
+    content_type: bytes | None,
+    headers: list[tuple[bytes, bytes]] | None = None,
+) -> None:
     out = list(headers or [])
     if content_type is not None:
         out.append((b"content-type", content_type))
@@ -704,7 +839,6 @@ async def _raw(send: Send, status: int, body: Body, content_type: bytes | None,
         pending.append(part)
         size += len(part)
         if size >= SEND_CHUNK:
-            await send({"type": "http.response.body", "body": b"".join(pending),
-                        "more_body": True})
+            await send({"type": "http.response.body", "body": b"".join(pending), "more_body": True})
             pending, size = [], 0
     await send({"type": "http.response.body", "body": b"".join(pending)})

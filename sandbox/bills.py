@@ -52,8 +52,10 @@ def cycle(meter: Meter, k: int) -> tuple[int, int]:
     """(start, end) epoch seconds of cycle k."""
     found = meter.cycle_cache.get(k)
     if found is None:
-        found = (meter.zone.midnight(boundary(meter, k)),
-                 meter.zone.midnight(boundary(meter, k + 1)))
+        found = (
+            meter.zone.midnight(boundary(meter, k)),
+            meter.zone.midnight(boundary(meter, k + 1)),
+        )
         meter.cycle_cache[k] = found
     return found
 
@@ -115,8 +117,13 @@ def build(meter: Meter, k: int, created_us: int) -> dict[str, Any]:
         sign = 1 if uniform(meter.stream, "estimate-sign", k) < 0.5 else -1
         pct = 0.02 + 0.03 * uniform(meter.stream, "estimate-pct", k)
         net_milli = int(round(net_milli * (1 + sign * pct)))
-        notes.append({"type": "estimated", "msg": "This bill is based on an estimated meter read.",
-                      "ts": utc_iso_us(created_us)})
+        notes.append(
+            {
+                "type": "estimated",
+                "msg": "This bill is based on an estimated meter read.",
+                "ts": utc_iso_us(created_us),
+            }
+        )
     volume = net_milli / 1000.0
     unit = meter.kind.unit
     start_utc = utc_iso_us(start * 1_000_000)
@@ -173,8 +180,11 @@ def _charges(
         fixed = ("Customer Charge", 4.59959)
         tax = ("Energy Commission Tax", 0.0003)
     else:
-        steps = [("Tier 1 Usage", 300.0, 0.1617), ("Tier 2 Usage", 200.0, 0.18491),
-                 ("Tier 3 Usage", None, 0.27322)]
+        steps = [
+            ("Tier 1 Usage", 300.0, 0.1617),
+            ("Tier 2 Usage", 200.0, 0.18491),
+            ("Tier 3 Usage", None, 0.27322),
+        ]
         fixed = ("Minimum Delivery Charge", 0.32854)
         tax = ("Energy Commission Tax", 0.0003)
     items: list[dict[str, Any]] = []
@@ -192,11 +202,31 @@ def _charges(
         remaining = round(remaining - amount, 3)
     if kind.is_commercial:
         rate = 18.74
-        items.append({"name": "Demand Charge", "cost": _money(peak_kw * rate),
-                      "volume": round(peak_kw, 3), "rate": rate, "unit": "kw"})
-    items.append({"name": fixed[0], "cost": _money(days * fixed[1]), "volume": float(days),
-                  "rate": fixed[1], "unit": "days"})
-    items.append({"name": tax[0], "cost": _money(max(volume, 0.0) * tax[1]), "volume": None,
-                  "rate": None, "unit": None})
+        items.append(
+            {
+                "name": "Demand Charge",
+                "cost": _money(peak_kw * rate),
+                "volume": round(peak_kw, 3),
+                "rate": rate,
+                "unit": "kw",
+            }
+        )
+    items.append(
+        {
+            "name": fixed[0],
+            "cost": _money(days * fixed[1]),
+            "volume": float(days),
+            "rate": fixed[1],
+            "unit": "days",
+        }
+    )
+    items.append(
+        {
+            "name": tax[0],
+            "cost": _money(max(volume, 0.0) * tax[1]),
+            "volume": None,
+            "rate": None,
+            "unit": None,
+        }
+    )
     return items, tiers
-

@@ -84,8 +84,9 @@ def zones(meter: Meter, rate: float, start: int, end: int) -> list[tuple[int, in
     return found
 
 
-def present_starts(meter: Meter, start: int, end: int, duration: int,
-                   missing: list[tuple[int, int]]) -> np.ndarray:
+def present_starts(
+    meter: Meter, start: int, end: int, duration: int, missing: list[tuple[int, int]]
+) -> np.ndarray:
     """Starts of readings of `duration` within [start, end), without those inside `missing`."""
     first = -(-start // duration) * duration
     starts = np.arange(first, end - duration + 1, duration, dtype=np.int64)
@@ -114,8 +115,9 @@ def covered_since(meter: Meter, start: int, end: int) -> int | None:
 
 def _is_primary_span(meter: Meter, start: int, end: int) -> bool:
     i = bisect_left(meter.chunk_start, start)
-    return i < len(meter.chunk_start) and meter.chunk_start[i] == start and \
-        meter.chunk_end[i] == end
+    return (
+        i < len(meter.chunk_start) and meter.chunk_start[i] == start and meter.chunk_end[i] == end
+    )
 
 
 def _republish_delay_us(meter: Meter, zs: int) -> int:
@@ -124,8 +126,13 @@ def _republish_delay_us(meter: Meter, zs: int) -> int:
 
 
 def objects(
-    meter: Meter, gap_rate: float, republish_rate: float, now_us: int,
-    start: int | None, end: int | None, allow_mixed: bool,
+    meter: Meter,
+    gap_rate: float,
+    republish_rate: float,
+    now_us: int,
+    start: int | None,
+    end: int | None,
+    allow_mixed: bool,
 ) -> list[ObjRef]:
     """Interval objects of a meter visible at `now_us` with readings inside [start, end)."""
     cs, ce, cc = meter.chunk_start, meter.chunk_end, meter.chunk_created
@@ -162,8 +169,11 @@ def objects(
                 continue
             refs.append(ObjRef(fs, fe, meter.uid, "f", since + 2 * HOUR * US, HOUR))
     if start is None and end is None:
-        return [r for r in refs if r.end - r.start > 4 * HOUR or
-                _count(meter, r, r.start, r.end, gap_rate) > 0]
+        return [
+            r
+            for r in refs
+            if r.end - r.start > 4 * HOUR or _count(meter, r, r.start, r.end, gap_rate) > 0
+        ]
     return [r for r in refs if _count(meter, r, max(r.start, lo), min(r.end, hi), gap_rate) > 0]
 
 

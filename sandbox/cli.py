@@ -23,11 +23,18 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scale", choices=sorted(SCALES), default="demo")
     parser.add_argument("--n-meters", type=int, help="override the scale's number of meters")
     parser.add_argument("--history-days", type=int, help="override the scale's days of history")
-    parser.add_argument("--now", type=datetime.fromisoformat,
-                        help="fix the clock at this ISO time (default: real time)")
+    parser.add_argument(
+        "--now",
+        type=datetime.fromisoformat,
+        help="fix the clock at this ISO time (default: real time)",
+    )
     parser.add_argument("--latency-ms", type=float, default=0.0)
-    parser.add_argument("--rate-limit", type=_rate, default=50.0,
-                        help="requests per second per token ('none' for unlimited)")
+    parser.add_argument(
+        "--rate-limit",
+        type=_rate,
+        default=50.0,
+        help="requests per second per token ('none' for unlimited)",
+    )
     parser.add_argument("--page-cap", type=int, default=MAX_PAGE_SIZE)
     parser.add_argument("--unfunded", action="store_true", help="answer 402 to collections")
     parser.add_argument("--config-json", help=argparse.SUPPRESS)
@@ -46,10 +53,18 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
     if args.config_json:
         return SandboxConfig.from_json(json.loads(args.config_json))
     return SandboxConfig(
-        seed=args.seed, scale=args.scale, now=args.now, rate_limit=args.rate_limit,
-        latency_ms=args.latency_ms, token=args.token, n_meters=args.n_meters,
-        history_days=args.history_days, page_cap=args.page_cap, funded=not args.unfunded,
-        host=args.host, port=args.port,
+        seed=args.seed,
+        scale=args.scale,
+        now=args.now,
+        rate_limit=args.rate_limit,
+        latency_ms=args.latency_ms,
+        token=args.token,
+        n_meters=args.n_meters,
+        history_days=args.history_days,
+        page_cap=args.page_cap,
+        funded=not args.unfunded,
+        host=args.host,
+        port=args.port,
     )
 
 
@@ -66,13 +81,19 @@ def serve(args: argparse.Namespace) -> int:
     port = sock.getsockname()[1]
     origin = f"http://{cfg.host}:{port}"
     if args.ready_json:
-        print(json.dumps({"origin": origin, "base_url": f"{origin}/api/v2", "token": cfg.token,
-                          "port": port}), flush=True)
+        print(
+            json.dumps(
+                {"origin": origin, "base_url": f"{origin}/api/v2", "token": cfg.token, "port": port}
+            ),
+            flush=True,
+        )
     else:
         world = runtime.world
-        print(f"UtilityAPI sandbox: {sum(not a.deleted for a in world.authorizations.values())} "
-              f"authorizations, {sum(not m.deleted for m in world.meters.values())} meters "
-              f"(seed {cfg.seed}, scale {cfg.scale})")
+        print(
+            f"UtilityAPI sandbox: {sum(not a.deleted for a in world.authorizations.values())} "
+            f"authorizations, {sum(not m.deleted for m in world.meters.values())} meters "
+            f"(seed {cfg.seed}, scale {cfg.scale})"
+        )
         print(f"base URL: {origin}/api/v2")
         print(f"token:    {cfg.token}")
         print(f"control:  {origin}/_sandbox")

@@ -81,8 +81,14 @@ class FaultConfig:
     @property
     def active(self) -> bool:
         return (
-            self.error_500 + self.error_503 + self.error_504 + self.reset + self.close
-            + self.truncate + self.slow + self.burst_429
+            self.error_500
+            + self.error_503
+            + self.error_504
+            + self.reset
+            + self.close
+            + self.truncate
+            + self.slow
+            + self.burst_429
         ) > 0
 
     def to_json(self) -> dict[str, Any]:

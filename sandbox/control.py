@@ -56,8 +56,12 @@ def control_routes(rt: Runtime) -> list[Route]:
                 "authorizations": sum(not a.deleted for a in world.authorizations.values()),
                 "meters": sum(not m.deleted for m in world.meters.values()),
                 "events": len(world.events.items),
-                "cache": {"objects": len(rt.renderer.cache), "bytes": rt.renderer.cache.size,
-                          "hits": rt.renderer.cache.hits, "misses": rt.renderer.cache.misses},
+                "cache": {
+                    "objects": len(rt.renderer.cache),
+                    "bytes": rt.renderer.cache.size,
+                    "hits": rt.renderer.cache.hits,
+                    "misses": rt.renderer.cache.misses,
+                },
             }
 
     async def root(request: Request) -> Response:
@@ -77,8 +81,13 @@ def control_routes(rt: Runtime) -> list[Route]:
                     attempts = await asyncio.to_thread(rt.advance, seconds)
             except (ValueError, TypeError) as exc:
                 return _bad(str(exc))
-            return _ok({"now": utc_iso_us(rt.clock.now_us()), "fixed": rt.clock.is_fixed,
-                        "webhook_attempts": attempts})
+            return _ok(
+                {
+                    "now": utc_iso_us(rt.clock.now_us()),
+                    "fixed": rt.clock.is_fixed,
+                    "webhook_attempts": attempts,
+                }
+            )
         return _ok({"now": utc_iso_us(rt.clock.now_us()), "fixed": rt.clock.is_fixed})
 
     async def funded(request: Request) -> Response:
@@ -140,11 +149,13 @@ def control_routes(rt: Runtime) -> list[Route]:
             {"method": m, "route": r, "status": s, "count": n}
             for (m, r, s), n in sorted(rt.log.counts().items())
         ]
-        return _ok({
-            "requests": [r.to_json() for r in rt.log.snapshot()],
-            "counts": counts,
-            "guidance_violations": [v.__dict__ for v in list(rt.log.violations)],
-        })
+        return _ok(
+            {
+                "requests": [r.to_json() for r in rt.log.snapshot()],
+                "counts": counts,
+                "guidance_violations": [v.__dict__ for v in list(rt.log.violations)],
+            }
+        )
 
     async def expire(request: Request) -> Response:
         try:
@@ -195,9 +206,16 @@ class SandboxApp:
             await self.control(scope, receive, send)
         else:
             body = orjson.dumps(not_found(f"Path {path}").body())
-            await send({"type": "http.response.start", "status": 404,
-                        "headers": [(b"content-type", b"application/json"),
-                                    (b"content-length", str(len(body)).encode())]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 404,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode()),
+                    ],
+                }
+            )
             await send({"type": "http.response.body", "body": body})
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:

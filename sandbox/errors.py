@@ -28,25 +28,36 @@ def required_param_missing(description: str) -> ApiError:
 
 
 def not_found(what: str) -> ApiError:
-    return ApiError(404, "not_found", f"{what} does not exist or you do not have access to it.",
-                    None)
+    return ApiError(
+        404, "not_found", f"{what} does not exist or you do not have access to it.", None
+    )
 
 
 def unauthorized() -> ApiError:
-    return ApiError(401, "invalid_token", "The access token is missing, expired or invalid.",
-                    f"{DOCS}/authentication")
+    return ApiError(
+        401,
+        "invalid_token",
+        "The access token is missing, expired or invalid.",
+        f"{DOCS}/authentication",
+    )
 
 
 def payment_required() -> ApiError:
-    return ApiError(402, "payment_required",
-                    "Data collection requires a positive prepaid balance; add funds in your "
-                    "account settings.", "https://utilityapi.com/settings/billing")
+    return ApiError(
+        402,
+        "payment_required",
+        "Data collection requires a positive prepaid balance; add funds in your account settings.",
+        "https://utilityapi.com/settings/billing",
+    )
 
 
 def expired_or_revoked() -> ApiError:
-    return ApiError(400, "expired_or_revoked",
-                    "All requested meters belong to expired or revoked authorizations.",
-                    f"{DOCS}/api/meters/historical-collection")
+    return ApiError(
+        400,
+        "expired_or_revoked",
+        "All requested meters belong to expired or revoked authorizations.",
+        f"{DOCS}/api/meters/historical-collection",
+    )
 
 
 def forbidden(description: str) -> ApiError:

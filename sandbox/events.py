@@ -51,9 +51,16 @@ class EventStore:
         # Undelivered events addressed to a webhook, in order; delivery and give-up remove them.
         self.pending: dict[str, Event] = {}
 
-    def add(self, type_: str, ts_us: int, target: str | None, *,
-            authorization_uid: str | None = None, meter_uid: str | None = None,
-            form_uid: str | None = None) -> Event:
+    def add(
+        self,
+        type_: str,
+        ts_us: int,
+        target: str | None,
+        *,
+        authorization_uid: str | None = None,
+        meter_uid: str | None = None,
+        form_uid: str | None = None,
+    ) -> Event:
         seq = len(self.items)
         if self.items and ts_us < self.items[-1].ts_us:
             ts_us = self.items[-1].ts_us  # keep ts monotone so reverse-ts order is the list order

@@ -39,15 +39,18 @@ class Truth:
     def bills(self, meter_uid: str) -> list[dict[str, Any]]:
         with self._rt.synced():
             meter = self._rt.world.get_meter(meter_uid)
-            return [orjson.loads(self._rt.renderer.bill(meter, k))
-                    for k in sorted(meter.bill_created, reverse=True)]
+            return [
+                orjson.loads(self._rt.renderer.bill(meter, k))
+                for k in sorted(meter.bill_created, reverse=True)
+            ]
 
     def intervals(self, meter_uid: str, allow_mixed: bool = True) -> list[dict[str, Any]]:
         rt = self._rt
         with rt.synced() as now:
             meter = rt.world.get_meter(meter_uid)
-            refs = chunks.objects(meter, rt.cfg.gap_rate, rt.cfg.republish_rate, now, None, None,
-                                  allow_mixed)
+            refs = chunks.objects(
+                meter, rt.cfg.gap_rate, rt.cfg.republish_rate, now, None, None, allow_mixed
+            )
             refs.sort(key=lambda r: r.sort_key, reverse=True)
             return [orjson.loads(rt.renderer.interval(meter, ref)) for ref in refs]
 
@@ -104,8 +107,12 @@ class Sandbox:
     def __enter__(self) -> Sandbox:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()
 
     # --- addresses ----------------------------------------------------------------------------
@@ -134,8 +141,9 @@ class Sandbox:
 
     def _control(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         assert self._http is not None, "sandbox is not running"
-        response = self._http.request(method, f"/_sandbox{path}",
-                                      content=orjson.dumps(body) if body is not None else None)
+        response = self._http.request(
+            method, f"/_sandbox{path}", content=orjson.dumps(body) if body is not None else None
+        )
         response.raise_for_status()
         return response.json()
 
@@ -146,15 +154,19 @@ class Sandbox:
             return self._rt.clock.now()
         return datetime.fromisoformat(self._control("GET", "/clock")["now"])
 
-    def advance(self, delta: timedelta | None = None, *, to: datetime | None = None
-                ) -> list[dict[str, Any]]:
+    def advance(
+        self, delta: timedelta | None = None, *, to: datetime | None = None
+    ) -> list[dict[str, Any]]:
         """Move the clock; every effect due on the way is applied in order (incl. webhooks)."""
         if self._rt is not None:
             if to is not None:
                 return self._rt.advance(to_us=to_us(to))
             return self._rt.advance(seconds=(delta or timedelta()).total_seconds())
-        body = {"to": to.isoformat()} if to is not None else {
-            "advance_seconds": (delta or timedelta()).total_seconds()}
+        body = (
+            {"to": to.isoformat()}
+            if to is not None
+            else {"advance_seconds": (delta or timedelta()).total_seconds()}
+        )
         return list(self._control("POST", "/clock", body)["webhook_attempts"])
 
     def set_funded(self, funded: bool) -> None:
@@ -217,8 +229,12 @@ class Sandbox:
         """Requests by (method, route template, status), e.g. ("GET", "/intervals", 200)."""
         if self._rt is not None:
             return self._rt.log.counts()
-        return Counter({(c["method"], c["route"], c["status"]): c["count"]
-                        for c in self._control("GET", "/requests")["counts"]})
+        return Counter(
+            {
+                (c["method"], c["route"], c["status"]): c["count"]
+                for c in self._control("GET", "/requests")["counts"]
+            }
+        )
 
     def guidance_violations(self) -> list[dict[str, Any]]:
         """New bills/intervals listings of a meter within 60 s of the previous one."""
@@ -231,5 +247,3 @@ class Sandbox:
             self._rt.log.clear()
         else:
             self._control("DELETE", "/requests")
-
-

@@ -13,11 +13,11 @@ from .config import FaultConfig
 
 HTML_PAGES = {
     500: b"<html><head><title>500 Internal Server Error</title></head><body><h1>Internal Server "
-         b"Error</h1><p>The server encountered an internal error.</p></body></html>",
+    b"Error</h1><p>The server encountered an internal error.</p></body></html>",
     503: b"<html><head><title>503 Service Unavailable</title></head><body><h1>Service "
-         b"Unavailable</h1><p>UtilityAPI is down for maintenance.</p></body></html>",
+    b"Unavailable</h1><p>UtilityAPI is down for maintenance.</p></body></html>",
     504: b"<html><head><title>504 Gateway Time-out</title></head><body><h1>504 Gateway "
-         b"Time-out</h1></body></html>",
+    b"Time-out</h1></body></html>",
 }
 RATE_LIMITED_BODY = b"<html><body><h1>429 Too Many Requests</h1></body></html>"
 
@@ -96,8 +96,9 @@ async def drop_connection(send: Any, reset: bool) -> None:
         await asyncio.sleep(0)
 
 
-async def send_truncated(send: Any, status: int, headers: list[tuple[bytes, bytes]],
-                         body: bytes) -> None:
+async def send_truncated(
+    send: Any, status: int, headers: list[tuple[bytes, bytes]], body: bytes
+) -> None:
     """Promise the whole body in Content-Length, send about half, then close."""
     headers = [(k, v) for k, v in headers if k.lower() != b"content-length"]
     headers.append((b"content-length", str(len(body)).encode()))

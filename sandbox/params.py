@@ -13,9 +13,7 @@ import orjson
 from .errors import invalid_param
 from .localtime import Zone, to_us
 
-_FULL = re.compile(
-    r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$"
-)
+_FULL = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$")
 _SHORT = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 # A moment filter: epoch seconds given the zone of the meter it applies to.

@@ -100,8 +100,9 @@ class Renderer:
 
     # --- intervals ----------------------------------------------------------------------------
 
-    def interval(self, meter: Meter, ref: ObjRef, start: int | None = None,
-                 end: int | None = None) -> bytes:
+    def interval(
+        self, meter: Meter, ref: ObjRef, start: int | None = None, end: int | None = None
+    ) -> bytes:
         return self.rendered_interval(meter, ref).trimmed(start, end)
 
     def rendered_interval(self, meter: Meter, ref: ObjRef) -> RenderedInterval:
@@ -128,8 +129,9 @@ class Renderer:
                     for zs, ze in marked:
                         errors |= (starts >= zs) & (starts < ze)
         starts = starts[::-1].copy()  # readings are listed latest first
-        texts = self._reading_texts(meter, starts, ref.duration,
-                                    None if errors is None else errors[::-1])
+        texts = self._reading_texts(
+            meter, starts, ref.duration, None if errors is None else errors[::-1]
+        )
         lengths = np.fromiter((len(t) + 1 for t in texts), dtype=np.int64, count=len(texts))
         offsets = np.zeros(len(texts) + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
@@ -157,8 +159,9 @@ class Renderer:
         data = head + ",".join(texts).encode() + b"]}"
         return RenderedInterval(data, len(head), offsets, starts, ref.duration)
 
-    def _reading_texts(self, meter: Meter, starts: np.ndarray, duration: int,
-                       errors: np.ndarray | None) -> list[str]:
+    def _reading_texts(
+        self, meter: Meter, starts: np.ndarray, duration: int, errors: np.ndarray | None
+    ) -> list[str]:
         if len(starts) == 0:
             return []
         values = slot_values(meter.model, starts, duration, errors)
@@ -273,14 +276,16 @@ class Renderer:
 
     # --- authorizations, events, forms, templates ---------------------------------------------
 
-    def authorization(self, auth: Authorization, now_us: int,
-                      include_meters: bool = False) -> dict[str, Any]:
+    def authorization(
+        self, auth: Authorization, now_us: int, include_meters: bool = False
+    ) -> dict[str, Any]:
         meters = self.world.live_meters(auth)
         exports: dict[str, str] = {}
         if meters:
             exports = {
-                "bills_combined_csv":
-                    f"{FILES_BASE}/meters_bills_csv?meters={','.join(m.uid for m in meters)}",
+                "bills_combined_csv": (
+                    f"{FILES_BASE}/meters_bills_csv?meters={','.join(m.uid for m in meters)}"
+                ),
                 "meters_csv": f"{FILES_BASE}/meters_csv?accounts={auth.uid}",
             }
         if auth.expires_preset is not None:

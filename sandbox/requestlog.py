@@ -30,8 +30,14 @@ class RequestRecord:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RequestRecord:
-        return cls(data["method"], data["path"], dict(data["params"]), int(data["status"]),
-                   tuple(data["meter_uids"]), data.get("route", ""))
+        return cls(
+            data["method"],
+            data["path"],
+            dict(data["params"]),
+            int(data["status"]),
+            tuple(data["meter_uids"]),
+            data.get("route", ""),
+        )
 
 
 @dataclass(frozen=True)

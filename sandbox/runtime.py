@@ -80,8 +80,11 @@ class Runtime:
             while True:
                 with self.world.lock:
                     now = self.clock.now_us()
-                    due = [t for t in (self.world.next_effect_us(), self._next_delivery_us())
-                           if t is not None and t <= target_us]
+                    due = [
+                        t
+                        for t in (self.world.next_effect_us(), self._next_delivery_us())
+                        if t is not None and t <= target_us
+                    ]
                     if not due:
                         self.clock.set_us(target_us)
                         self.world.sync(target_us)
@@ -111,8 +114,9 @@ class Runtime:
                     body = webhooks.body_for(batch)
                 status, error = self._post(url, secret, body)
                 with self.world.lock:
-                    attempts.append(self._record(batch, now, url, status, error,
-                                                 self.clock.is_fixed))
+                    attempts.append(
+                        self._record(batch, now, url, status, error, self.clock.is_fixed)
+                    )
                 if status != 200:
                     break  # the rest stays due; retry on the schedule
         return [a.to_json() for a in attempts]
@@ -127,8 +131,7 @@ class Runtime:
 
     def _post(self, url: str, secret: str, body: bytes) -> tuple[int | None, str | None]:
         if self._webhook_client is None:
-            self._webhook_client = httpx.Client(timeout=webhooks.TIMEOUT_SECONDS,
-                                                trust_env=False)
+            self._webhook_client = httpx.Client(timeout=webhooks.TIMEOUT_SECONDS, trust_env=False)
         return webhooks.post(self._webhook_client, url, secret, body)
 
     def close(self) -> None:
@@ -150,8 +153,9 @@ class Runtime:
         """Every pending event once any is due: one POST carries them all and failed ones
         retry together, an hour later."""
         deliverable = self._deliverable()
-        if not any(e.next_attempt_us is not None and e.next_attempt_us <= at_us
-                   for e in deliverable):
+        if not any(
+            e.next_attempt_us is not None and e.next_attempt_us <= at_us for e in deliverable
+        ):
             return []
         batch = []
         for event in deliverable:
@@ -163,8 +167,15 @@ class Runtime:
                 break
         return batch
 
-    def _record(self, batch: list[Event], at_us: int, url: str, status: int | None,
-                error: str | None, hourly: bool) -> webhooks.Attempt:
+    def _record(
+        self,
+        batch: list[Event],
+        at_us: int,
+        url: str,
+        status: int | None,
+        error: str | None,
+        hourly: bool,
+    ) -> webhooks.Attempt:
         pending = self.world.events.pending
         for event in batch:
             event.attempts += 1
@@ -180,8 +191,9 @@ class Runtime:
                 event.next_attempt_us = None
                 pending.pop(event.uid, None)
         self.world.version += 1
-        attempt = webhooks.Attempt(utc_iso_us(at_us), url, tuple(e.uid for e in batch), status,
-                                   error)
+        attempt = webhooks.Attempt(
+            utc_iso_us(at_us), url, tuple(e.uid for e in batch), status, error
+        )
         self.attempts.append(attempt)
         return attempt
 
@@ -218,21 +230,42 @@ class Runtime:
 
     # --- intervals listing --------------------------------------------------------------------
 
-    def interval_refs(self, meters: list[Meter], start: dict[str, int | None],
-                      end: dict[str, int | None], allow_mixed: bool,
-                      now_us: int) -> tuple[list[ObjRef], list[tuple[int, int, str]]]:
+    def interval_refs(
+        self,
+        meters: list[Meter],
+        start: dict[str, int | None],
+        end: dict[str, int | None],
+        allow_mixed: bool,
+        now_us: int,
+    ) -> tuple[list[ObjRef], list[tuple[int, int, str]]]:
         """Visible Interval objects of `meters` (ascending by key), cached until data changes."""
-        cache_key = (tuple(m.uid for m in meters), tuple(sorted(start.items())),
-                     tuple(sorted(end.items())), allow_mixed)
+        cache_key = (
+            tuple(m.uid for m in meters),
+            tuple(sorted(start.items())),
+            tuple(sorted(end.items())),
+            allow_mixed,
+        )
         found = self._listings.get(cache_key)
-        if (found is not None and found.version == self.world.version
-                and (found.valid_until_us is None or now_us < found.valid_until_us)):
+        if (
+            found is not None
+            and found.version == self.world.version
+            and (found.valid_until_us is None or now_us < found.valid_until_us)
+        ):
             return found.refs, found.keys
         cfg = self.cfg
         refs: list[ObjRef] = []
         for meter in meters:
-            refs.extend(chunks.objects(meter, cfg.gap_rate, cfg.republish_rate, now_us,
-                                       start.get(meter.uid), end.get(meter.uid), allow_mixed))
+            refs.extend(
+                chunks.objects(
+                    meter,
+                    cfg.gap_rate,
+                    cfg.republish_rate,
+                    now_us,
+                    start.get(meter.uid),
+                    end.get(meter.uid),
+                    allow_mixed,
+                )
+            )
         refs.sort(key=lambda r: r.sort_key)
         pending = [m for m in meters if m.chunk_start]
         valid_until = self._next_visibility_change(pending, now_us) if pending else None
@@ -251,8 +284,9 @@ class Runtime:
             # Objects appear at most ~3.5 days after the data they cover was published.
             if max(meter.chunk_created) < now_us - 4 * 86400 * US:
                 continue
-            for ref in chunks.objects(meter, cfg.gap_rate, cfg.republish_rate, horizon,
-                                      None, None, True):
+            for ref in chunks.objects(
+                meter, cfg.gap_rate, cfg.republish_rate, horizon, None, None, True
+            ):
                 if ref.created_us > now_us and (soonest is None or ref.created_us < soonest):
                     soonest = ref.created_us
         return soonest if soonest is not None else horizon
@@ -263,11 +297,15 @@ class Runtime:
         """Render every visible Interval object and bill into the cache (bounded by its size)."""
         objects = 0
         with self.synced() as now:
-            meters = [m for m in self.world.meters.values() if not m.deleted
-                      and (meter_uids is None or m.uid in meter_uids)]
+            meters = [
+                m
+                for m in self.world.meters.values()
+                if not m.deleted and (meter_uids is None or m.uid in meter_uids)
+            ]
             for meter in meters:
-                for ref in chunks.objects(meter, self.cfg.gap_rate, self.cfg.republish_rate, now,
-                                          None, None, True):
+                for ref in chunks.objects(
+                    meter, self.cfg.gap_rate, self.cfg.republish_rate, now, None, None, True
+                ):
                     self.renderer.rendered_interval(meter, ref)
                     objects += 1
                 for k in meter.bill_created:

@@ -35,8 +35,16 @@ def bind(host: str, port: int) -> socket.socket:
 
 def uvicorn_config(app: SandboxApp, host: str) -> uvicorn.Config:
     # h11 is pinned because fault injection reaches the connection through it (see faults.py).
-    return uvicorn.Config(app, host=host, log_level="warning", access_log=False, http="h11",
-                          loop="asyncio", lifespan="on", timeout_graceful_shutdown=2)
+    return uvicorn.Config(
+        app,
+        host=host,
+        log_level="warning",
+        access_log=False,
+        http="h11",
+        loop="asyncio",
+        lifespan="on",
+        timeout_graceful_shutdown=2,
+    )
 
 
 class ServerThread:
@@ -47,8 +55,7 @@ class ServerThread:
         self.host = host
         self.port = self._sock.getsockname()[1]
         self.server = uvicorn.Server(uvicorn_config(app, host))
-        self._thread = threading.Thread(target=self._run, name=f"sandbox:{self.port}",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"sandbox:{self.port}", daemon=True)
         self._error: BaseException | None = None
 
     def _run(self) -> None:
@@ -82,10 +89,18 @@ class ServerProcess:
         self.ready: dict[str, Any] = {}
 
     def start(self) -> dict[str, Any]:
-        cmd = [sys.executable, "-m", "sandbox", "serve", "--config-json",
-               json.dumps(self.cfg.to_json()), "--ready-json"]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True,
-                                     env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        cmd = [
+            sys.executable,
+            "-m",
+            "sandbox",
+            "serve",
+            "--config-json",
+            json.dumps(self.cfg.to_json()),
+            "--ready-json",
+        ]
+        self.proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+        )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
         if not line:

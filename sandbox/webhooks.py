@@ -41,12 +41,16 @@ class Attempt:
     error: str | None = None
 
     def to_json(self) -> dict[str, object]:
-        return {"at": self.at, "url": self.url, "event_uids": list(self.event_uids),
-                "status": self.status, "error": self.error}
+        return {
+            "at": self.at,
+            "url": self.url,
+            "event_uids": list(self.event_uids),
+            "status": self.status,
+            "error": self.error,
+        }
 
 
-def post(client: httpx.Client, url: str, secret: str, body: bytes
-         ) -> tuple[int | None, str | None]:
+def post(client: httpx.Client, url: str, secret: str, body: bytes) -> tuple[int | None, str | None]:
     salt = secrets.token_hex(8)
     headers = {
         "Content-Type": "application/json",
@@ -59,4 +63,3 @@ def post(client: httpx.Client, url: str, secret: str, body: bytes
     except httpx.HTTPError as exc:
         log.info("webhook delivery to %s failed: %s", url, exc)
         return None, f"{type(exc).__name__}: {exc}"
-

@@ -257,11 +257,23 @@ class World:
         if now_us > self.now_us:
             self.now_us = now_us
 
-    def emit(self, at_us: int, type_: str, *, authorization_uid: str | None = None,
-             meter_uid: str | None = None, form_uid: str | None = None) -> None:
-        self.events.add(type_, at_us, self.webhook_url if self.webhook_secret else None,
-                        authorization_uid=authorization_uid, meter_uid=meter_uid,
-                        form_uid=form_uid)
+    def emit(
+        self,
+        at_us: int,
+        type_: str,
+        *,
+        authorization_uid: str | None = None,
+        meter_uid: str | None = None,
+        form_uid: str | None = None,
+    ) -> None:
+        self.events.add(
+            type_,
+            at_us,
+            self.webhook_url if self.webhook_secret else None,
+            authorization_uid=authorization_uid,
+            meter_uid=meter_uid,
+            form_uid=form_uid,
+        )
         self.version += 1
 
     def lag_frontier(self, meter: Meter, at_us: int) -> int:
@@ -285,8 +297,15 @@ class World:
     # --- building blocks ----------------------------------------------------------------------
 
     def _new_authorization(
-        self, created_us: int, utility: Utility, *, is_test: bool, form: Form | None,
-        expires_us: int | None, expires_preset: str | None = None, scenario: str | None = None,
+        self,
+        created_us: int,
+        utility: Utility,
+        *,
+        is_test: bool,
+        form: Form | None,
+        expires_us: int | None,
+        expires_preset: str | None = None,
+        scenario: str | None = None,
     ) -> Authorization:
         uid = self._next_uid("auth")
         name = CONTACT_NAMES[randint(0, len(CONTACT_NAMES) - 1, self.seed, "contact", uid)]
@@ -329,8 +348,11 @@ class World:
             tariff = utility.comm_tariff
         else:
             tariff = utility.res_tariff
-        contact = (CONTACT_NAMES[randint(0, 7, stream, "contact")] if kind.is_commercial
-                   else auth.customer_name.upper())
+        contact = (
+            CONTACT_NAMES[randint(0, 7, stream, "contact")]
+            if kind.is_commercial
+            else auth.customer_name.upper()
+        )
         meter = Meter(
             uid=uid,
             auth_uid=auth.uid,
@@ -342,21 +364,23 @@ class World:
             stream=stream,
             model=model,
             meter_number=f"{randint(10**9, 10**10 - 1, stream, 'mn1')}-"
-                         f"{randint(10**7, 10**8 - 1, stream, 'mn2')}",
+            f"{randint(10**7, 10**8 - 1, stream, 'mn2')}",
             service_identifier=str(randint(10**9, 10**10 - 1, stream, "said")),
             service_tariff=tariff,
             service_address=f"{randint(1, 9999, stream, 'addr')} {street}, {utility.city}",
             billing_account=f"{randint(10**9, 10**10 - 1, stream, 'acct')}-"
-                            f"{randint(0, 9, stream, 'acct2')}",
+            f"{randint(0, 9, stream, 'acct2')}",
             billing_contact=contact,
             bill_anchor_day=randint(1, 26, stream, "anchor"),
             status_ts_us=created_us,
         )
         last_bill = bills.cycle(meter, bills.cycle_containing(meter, created_us // US) - 1)[1]
         meter.notes = [
-            note("latest_known_bill",
-                 f"Data appears to be available through {meter.zone.local_date(last_bill)}",
-                 created_us),
+            note(
+                "latest_known_bill",
+                f"Data appears to be available through {meter.zone.local_date(last_bill)}",
+                created_us,
+            ),
             note("meters_full", "All meter details were successfully collected", created_us),
         ]
         self.meters[uid] = meter
@@ -399,20 +423,27 @@ class World:
         for i, count in enumerate(counts):
             days_ago = 30 if i == 1 else randint(12, 40, self.seed, "auth-age", i)
             at = start_us - days_ago * DAY_US - randint(0, 86399 * US, self.seed, "auth-at", i)
-            self.schedule(at, "generated_auth", i, count, first_meter, form.uid,
-                          i == len(counts) - 1)
+            self.schedule(
+                at, "generated_auth", i, count, first_meter, form.uid, i == len(counts) - 1
+            )
             first_meter += count
         if len(counts) >= 4:
             self.schedule(start_us - 15 * DAY_US - 3600 * US, "generated_declined", form.uid)
             self.schedule(start_us - 25 * DAY_US - 7200 * US, "generated_revoked", form.uid)
 
-    def _fx_generated_auth(self, at: int, i: int, count: int, first: int, form_uid: str,
-                           last: bool) -> None:
+    def _fx_generated_auth(
+        self, at: int, i: int, count: int, first: int, form_uid: str, last: bool
+    ) -> None:
         utility = UTILITIES[WORLD_UTILITIES[i % len(WORLD_UTILITIES)]]
         expires = self.plan_us - 3 * DAY_US if i == 1 else at + 3 * 365 * DAY_US
         # DEMO authorizations are test ones; so is the last one, so every world has one.
-        auth = self._new_authorization(at, utility, is_test=utility.uid == "DEMO" or last,
-                                       form=self.forms[form_uid], expires_us=expires)
+        auth = self._new_authorization(
+            at,
+            utility,
+            is_test=utility.uid == "DEMO" or last,
+            form=self.forms[form_uid],
+            expires_us=expires,
+        )
         auth.is_archived = i == 2
         auth.referrals.append(self._referral())
         found = at + 90 * US
@@ -433,8 +464,13 @@ class World:
             self.schedule(auth.expires_us, "expire", auth.uid)
 
     def _fx_generated_declined(self, at: int, form_uid: str) -> None:
-        auth = self._new_authorization(at, UTILITIES["PG&E"], is_test=False,
-                                       form=self.forms[form_uid], expires_us=at + 3 * 365 * DAY_US)
+        auth = self._new_authorization(
+            at,
+            UTILITIES["PG&E"],
+            is_test=False,
+            form=self.forms[form_uid],
+            expires_us=at + 3 * 365 * DAY_US,
+        )
         auth.declined_us = at + 45 * US
         auth.status = "updated"
         auth.status_message = "Customer declined the authorization."
@@ -442,13 +478,19 @@ class World:
         self.emit(auth.declined_us, "authorization_declined", authorization_uid=auth.uid)
 
     def _fx_generated_revoked(self, at: int, form_uid: str) -> None:
-        auth = self._new_authorization(at, UTILITIES["SCE"], is_test=False,
-                                       form=self.forms[form_uid], expires_us=at + 3 * 365 * DAY_US)
+        auth = self._new_authorization(
+            at,
+            UTILITIES["SCE"],
+            is_test=False,
+            form=self.forms[form_uid],
+            expires_us=at + 3 * 365 * DAY_US,
+        )
         auth.referrals.append(self._referral())
         meter = self._new_meter(auth, KINDS["res15"], at + 90 * US)
         self._authorized(auth, at + 90 * US)
-        self.emit(at + 90 * US, "authorization_update_finished_successful",
-                  authorization_uid=auth.uid)
+        self.emit(
+            at + 90 * US, "authorization_update_finished_successful", authorization_uid=auth.uid
+        )
         self.schedule(at + 700 * US, "hist_start", meter.uid, None, 12)
         self.schedule(at + 16 * DAY_US, "revoke", auth.uid)
 
@@ -457,8 +499,9 @@ class World:
 
     # --- collection and monitoring -------------------------------------------------------------
 
-    def _fx_hist_start(self, at: int, meter_uid: str, window_start: int | None,
-                       months: int | None) -> None:
+    def _fx_hist_start(
+        self, at: int, meter_uid: str, window_start: int | None, months: int | None
+    ) -> None:
         meter = self.meters[meter_uid]
         auth = self.authorizations[meter.auth_uid]
         if meter.deleted or not auth.collectable(at):
@@ -468,16 +511,23 @@ class World:
             window_start = meter.zone.midnight(day)
         finish = at + int(self.cfg.collection_seconds * US)
         expected = sum(
-            1 for k in range(bills.cycle_containing(meter, window_start),
-                             bills.cycle_containing(meter, finish // US) + 1)
+            1
+            for k in range(
+                bills.cycle_containing(meter, window_start),
+                bills.cycle_containing(meter, finish // US) + 1,
+            )
             if bills.cycle(meter, k)[0] >= window_start
             and bills.available_at(meter, k) <= finish // US
         )
         meter.job = Job(at, finish, window_start, expected, months)
         meter.status = "pending"
         meter.status_ts_us = at
-        self.emit(at, "meter_historical_collection_started", authorization_uid=auth.uid,
-                  meter_uid=meter.uid)
+        self.emit(
+            at,
+            "meter_historical_collection_started",
+            authorization_uid=auth.uid,
+            meter_uid=meter.uid,
+        )
         self.schedule(finish, "hist_finish", meter.uid, at)
 
     def _fx_hist_finish(self, at: int, meter_uid: str, job_started: int) -> None:
@@ -524,12 +574,16 @@ class World:
         meter.status_ts_us = at
         if meter.fail_mode == "badlogin":
             meter.status_message = "Invalid login credentials"
-            meter.notes = [note("access_invalid", "The utility rejected the login credentials.",
-                                at)]
+            meter.notes = [
+                note("access_invalid", "The utility rejected the login credentials.", at)
+            ]
         else:
             meter.status_message = "Utility website is down"
-            meter.notes = [note("bills_errored",
-                                "The utility website is down; no data could be collected.", at)]
+            meter.notes = [
+                note(
+                    "bills_errored", "The utility website is down; no data could be collected.", at
+                )
+            ]
 
     def _chunk_boundaries(self, meter: Meter, start: int, end: int) -> list[int]:
         """Local-midnight boundaries every `chunk_days` days, clipped to [start, end]."""
@@ -577,8 +631,9 @@ class World:
     def _fx_monitor_start(self, at: int, meter_uid: str, frequency: str) -> None:
         self.set_monitoring(self.meters[meter_uid], frequency, None, "month_to_month", at)
 
-    def set_monitoring(self, meter: Meter, frequency: str, fixed_day: int | None,
-                       prepay: str | None, at: int) -> bool:
+    def set_monitoring(
+        self, meter: Meter, frequency: str, fixed_day: int | None, prepay: str | None, at: int
+    ) -> bool:
         mon = meter.monitoring
         if frequency == mon.frequency:
             return False  # an active subscription keeps its schedule (and refresh day)
@@ -734,8 +789,14 @@ class World:
         self.version += 1
         return accepted
 
-    def ongoing_monitoring(self, meter_uids: list[str], frequency: str, fixed_day: int | None,
-                           prepay: str | None, now_us: int) -> list[str]:
+    def ongoing_monitoring(
+        self,
+        meter_uids: list[str],
+        frequency: str,
+        fixed_day: int | None,
+        prepay: str | None,
+        now_us: int,
+    ) -> list[str]:
         unknown = [u for u in meter_uids if u not in self.meters]
         if unknown:
             raise invalid_param(f"meters: unknown meter uid(s) {', '.join(unknown)}")
@@ -806,9 +867,15 @@ class World:
             raise invalid_param("This form is disabled and cannot be submitted.")
         scope_expires = form.scope.get("expires", "3y")
         expires_us, preset = self._expiry(scope_expires, now_us)
-        auth = self._new_authorization(now_us, UTILITIES[utility_id], is_test=True, form=form,
-                                       expires_us=expires_us, expires_preset=preset,
-                                       scenario=scenario)
+        auth = self._new_authorization(
+            now_us,
+            UTILITIES[utility_id],
+            is_test=True,
+            form=form,
+            expires_us=expires_us,
+            expires_preset=preset,
+            scenario=scenario,
+        )
         referral = self._referral()
         auth.referrals.append(referral)
         verify_at = now_us + int(self.cfg.verification_seconds * US)
@@ -839,16 +906,15 @@ class World:
             auth.status_ts_us = at
             if scenario == "badlogin":
                 auth.status_message = "Invalid login credentials"
-                auth.notes = [note("access_invalid", "The utility rejected the login "
-                                   "credentials.", at)]
+                auth.notes = [
+                    note("access_invalid", "The utility rejected the login credentials.", at)
+                ]
             elif scenario == "websitedown":
                 auth.status_message = "Utility website is down"
-                auth.notes = [note("retrying", "The utility website is down.", at,
-                                   eta=None)]
+                auth.notes = [note("retrying", "The utility website is down.", at, eta=None)]
             else:
                 auth.status_message = "Utility error"
-                auth.notes = [note("utility_error", "The utility's website returned an error.",
-                                   at)]
+                auth.notes = [note("utility_error", "The utility's website returned an error.", at)]
             self.emit(at, "authorization_update_finished_errored", **refs)
             return
         kinds = ["comm15"] * 4 if scenario == "commercial" else ["res15"]

@@ -22,8 +22,13 @@ def make_config(**overrides: object) -> SandboxConfig:
 
 
 def client_for(sb: Sandbox, **kwargs: object) -> httpx.Client:
-    return httpx.Client(base_url=sb.base_url, headers={"Authorization": f"Bearer {sb.token}"},
-                        timeout=30.0, trust_env=False, **kwargs)  # type: ignore[arg-type]
+    return httpx.Client(
+        base_url=sb.base_url,
+        headers={"Authorization": f"Bearer {sb.token}"},
+        timeout=30.0,
+        trust_env=False,
+        **kwargs,
+    )  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="module")

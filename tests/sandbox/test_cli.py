@@ -20,8 +20,9 @@ def _free_port() -> int:
 
 
 def _curl(*args: str) -> tuple[int, dict[str, str], str]:
-    out = subprocess.run(["curl", "-s", "-i", *args], capture_output=True, text=True,
-                         timeout=30, check=True).stdout
+    out = subprocess.run(
+        ["curl", "-s", "-i", *args], capture_output=True, text=True, timeout=30, check=True
+    ).stdout
     head, _, body = out.replace("\r\n", "\n").partition("\n\n")
     lines = head.splitlines()
     headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
@@ -33,9 +34,26 @@ def test_uapi_sandbox_serve_answers_curl() -> None:
     port = _free_port()
     uapi = Path(sys.executable).parent / "uapi"
     proc = subprocess.Popen(
-        [str(uapi), "sandbox", "serve", "--port", str(port), "--token", "T0K", "--seed", "3",
-         "--scale", "test", "--now", "2026-06-01T00:00:00+00:00", "--rate-limit", "5"],
-        stdout=subprocess.PIPE, text=True)
+        [
+            str(uapi),
+            "sandbox",
+            "serve",
+            "--port",
+            str(port),
+            "--token",
+            "T0K",
+            "--seed",
+            "3",
+            "--scale",
+            "test",
+            "--now",
+            "2026-06-01T00:00:00+00:00",
+            "--rate-limit",
+            "5",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout is not None
         lines = [proc.stdout.readline() for _ in range(4)]

@@ -20,15 +20,17 @@ def _inactive(sb: Sandbox) -> dict:
     return next(m for m in sb.truth.meters() if not m["is_activated"])
 
 
-def test_historical_collection_goes_pending_then_publishes(sandbox: Sandbox,
-                                                           client: httpx.Client) -> None:
+def test_historical_collection_goes_pending_then_publishes(
+    sandbox: Sandbox, client: httpx.Client
+) -> None:
     meter = _inactive(sandbox)
     uid = meter["uid"]
     assert meter["bill_count"] == meter["interval_count"] == 0
     assert meter["bill_coverage"] == meter["interval_coverage"] == []
     assert client.get("/bills", params={"meters": uid}).json()["bills"] == []
-    response = client.post("/meters/historical-collection",
-                           json={"meters": [uid], "collection_duration": 3})
+    response = client.post(
+        "/meters/historical-collection", json={"meters": [uid], "collection_duration": 3}
+    )
     assert response.json() == {"success": True, "meters": [uid], "collection_duration": 3}
     pending = client.get(f"/meters/{uid}").json()
     assert pending["status"] == "pending"
@@ -40,17 +42,23 @@ def test_historical_collection_goes_pending_then_publishes(sandbox: Sandbox,
     done = client.get(f"/meters/{uid}").json()
     assert done["status"] == "updated" and done["is_activated"] is True
     assert done["bill_count"] in (2, 3) and done["interval_count"] > 80 * 24
-    assert [n["type"] for n in done["notes"]] == ["access_valid", "meters_full", "bills_full",
-                                                  "intervals_full"]
+    assert [n["type"] for n in done["notes"]] == [
+        "access_valid",
+        "meters_full",
+        "bills_full",
+        "intervals_full",
+    ]
     first = datetime.fromisoformat(done["interval_coverage"][0][0])
     assert (sandbox.now() - first).days in range(88, 94) and first.hour == 0
     assert _meter_events(sandbox, uid)[-4:] == [
-        "meter_historical_collection_started", "meter_bills_added", "meter_intervals_added",
-        "meter_historical_collection_finished_successful"]
+        "meter_historical_collection_started",
+        "meter_bills_added",
+        "meter_intervals_added",
+        "meter_historical_collection_finished_successful",
+    ]
     bills = walk(client, "/bills", "bills", meters=uid)
     assert len(bills) == done["bill_count"]
-    readings = sum(len(i["readings"]) for i in walk(client, "/intervals", "intervals",
-                                                     meters=uid))
+    readings = sum(len(i["readings"]) for i in walk(client, "/intervals", "intervals", meters=uid))
     assert readings == done["interval_count"]
     # A longer collection later fills in the older months only.
     client.post("/meters/historical-collection", json={"meters": [uid], "collection_duration": 6})
@@ -60,10 +68,14 @@ def test_historical_collection_goes_pending_then_publishes(sandbox: Sandbox,
     assert longer["bill_count"] > done["bill_count"]
 
 
-def test_daily_monitoring_adds_data_as_the_clock_moves(sandbox: Sandbox,
-                                                       client: httpx.Client) -> None:
-    meter = next(m for m in sandbox.truth.meters()
-                 if m["is_activated"] and m["ongoing_monitoring"]["frequency"] == "daily")
+def test_daily_monitoring_adds_data_as_the_clock_moves(
+    sandbox: Sandbox, client: httpx.Client
+) -> None:
+    meter = next(
+        m
+        for m in sandbox.truth.meters()
+        if m["is_activated"] and m["ongoing_monitoring"]["frequency"] == "daily"
+    )
     uid = meter["uid"]
     before_count = meter["interval_count"]
     before_end = meter["interval_coverage"][-1][1]
@@ -86,16 +98,26 @@ def test_daily_monitoring_adds_data_as_the_clock_moves(sandbox: Sandbox,
 def test_monitoring_frequencies_and_off(sandbox: Sandbox, client: httpx.Client) -> None:
     inactive = _inactive(sandbox)["uid"]
     started = sandbox.now()
-    response = client.post("/meters/ongoing-monitoring",
-                           json={"meters": [inactive], "frequency": "weekly"})
-    assert response.json() == {"success": True, "meters": [inactive], "frequency": "weekly",
-                               "prepay": "month_to_month"}
+    response = client.post(
+        "/meters/ongoing-monitoring", json={"meters": [inactive], "frequency": "weekly"}
+    )
+    assert response.json() == {
+        "success": True,
+        "meters": [inactive],
+        "frequency": "weekly",
+        "prepay": "month_to_month",
+    }
     meter = client.get(f"/meters/{inactive}").json()
     assert meter["ongoing_monitoring"]["frequency"] == "weekly"
-    assert datetime.fromisoformat(meter["ongoing_monitoring"]["next_refresh"]) == \
-        started + timedelta(days=7)
-    assert client.get("/meters", params={"is_monitored": "true", "uids": inactive}).json()[
-        "meters"][0]["uid"] == inactive
+    assert datetime.fromisoformat(
+        meter["ongoing_monitoring"]["next_refresh"]
+    ) == started + timedelta(days=7)
+    assert (
+        client.get("/meters", params={"is_monitored": "true", "uids": inactive}).json()["meters"][
+            0
+        ]["uid"]
+        == inactive
+    )
     sandbox.advance(timedelta(days=6))
     assert client.get(f"/meters/{inactive}").json()["interval_count"] == 0
     sandbox.advance(timedelta(days=1, seconds=1))
@@ -110,21 +132,30 @@ def test_monitoring_frequencies_and_off(sandbox: Sandbox, client: httpx.Client) 
     sandbox.advance(timedelta(days=15))
     stopped = client.get(f"/meters/{inactive}").json()
     assert stopped["interval_count"] == count
-    assert stopped["ongoing_monitoring"] == {"frequency": "off", "prepay": None,
-                                             "next_prepay": None, "next_refresh": None,
-                                             "fixed_refresh_day": None}
-    monthly = client.post("/meters/ongoing-monitoring",
-                          json={"meters": [inactive], "frequency": "monthly",
-                                "fixed_refresh_day": 31})
+    assert stopped["ongoing_monitoring"] == {
+        "frequency": "off",
+        "prepay": None,
+        "next_prepay": None,
+        "next_refresh": None,
+        "fixed_refresh_day": None,
+    }
+    monthly = client.post(
+        "/meters/ongoing-monitoring",
+        json={"meters": [inactive], "frequency": "monthly", "fixed_refresh_day": 31},
+    )
     assert monthly.json()["fixed_refresh_day"] == 31
     nxt = datetime.fromisoformat(
-        client.get(f"/meters/{inactive}").json()["ongoing_monitoring"]["next_refresh"])
+        client.get(f"/meters/{inactive}").json()["ongoing_monitoring"]["next_refresh"]
+    )
     assert nxt.day == 30 and nxt.month == 6  # June has 30 days: the last day runs instead
 
 
 def test_revoke_deletes_meters_and_emits_event(sandbox: Sandbox, client: httpx.Client) -> None:
-    auth = next(a for a in sandbox.truth.authorizations()
-                if a["exports"] and not a["is_revoked"] and not a["is_expired"])
+    auth = next(
+        a
+        for a in sandbox.truth.authorizations()
+        if a["exports"] and not a["is_revoked"] and not a["is_expired"]
+    )
     meters = [m["uid"] for m in sandbox.truth.meters() if m["authorization_uid"] == auth["uid"]]
     revoked = client.post(f"/authorizations/{auth['uid']}/revoke").json()
     assert revoked["is_revoked"] is True
@@ -142,25 +173,33 @@ def test_revoke_deletes_meters_and_emits_event(sandbox: Sandbox, client: httpx.C
 
 
 def test_expire_stops_monitoring(sandbox: Sandbox, client: httpx.Client) -> None:
-    auth = next(a for a in sandbox.truth.authorizations()
-                if a["exports"] and not a["is_revoked"] and not a["is_expired"])
-    meter = next(m for m in sandbox.truth.meters() if m["authorization_uid"] == auth["uid"]
-                 and m["ongoing_monitoring"]["frequency"] == "daily")
+    auth = next(
+        a
+        for a in sandbox.truth.authorizations()
+        if a["exports"] and not a["is_revoked"] and not a["is_expired"]
+    )
+    meter = next(
+        m
+        for m in sandbox.truth.meters()
+        if m["authorization_uid"] == auth["uid"] and m["ongoing_monitoring"]["frequency"] == "daily"
+    )
     sandbox.expire(auth["uid"])
     assert client.get(f"/authorizations/{auth['uid']}").json()["is_expired"] is True
     assert sandbox.truth.events()[0]["type"] == "authorization_expired"
     sandbox.advance(timedelta(days=3))
-    assert client.get(f"/meters/{meter['uid']}").json()["interval_count"] == \
-        meter["interval_count"]
+    assert client.get(f"/meters/{meter['uid']}").json()["interval_count"] == meter["interval_count"]
 
 
 def test_patch_archives(sandbox: Sandbox, client: httpx.Client) -> None:
     auth = sandbox.truth.authorizations()[0]
-    patched = client.patch(f"/authorizations/{auth['uid']}",
-                           json={"is_archived": True, "nickname": "north site"}).json()
+    patched = client.patch(
+        f"/authorizations/{auth['uid']}", json={"is_archived": True, "nickname": "north site"}
+    ).json()
     assert patched["is_archived"] is True and patched["nickname"] == "north site"
     meter = sandbox.truth.meters()[0]
-    assert client.patch(f"/meters/{meter['uid']}", json={"is_archived": True}).json()[
-        "is_archived"] is True
+    assert (
+        client.patch(f"/meters/{meter['uid']}", json={"is_archived": True}).json()["is_archived"]
+        is True
+    )
     archived = client.get("/meters", params={"is_archived": "true"}).json()["meters"]
     assert meter["uid"] in [m["uid"] for m in archived]

@@ -91,9 +91,10 @@ def test_solar_exports_and_net_is_fwd_minus_rev(shared_sandbox: Sandbox) -> None
     assert negative > 100
 
 
-@pytest.mark.parametrize(("day", "offsets", "hours"),
-                         [("2026-03-08", {"-08:00", "-07:00"}, 23),
-                          ("2025-11-02", {"-07:00", "-08:00"}, 25)])
+@pytest.mark.parametrize(
+    ("day", "offsets", "hours"),
+    [("2026-03-08", {"-08:00", "-07:00"}, 23), ("2025-11-02", {"-07:00", "-08:00"}, 25)],
+)
 def test_dst_days_have_23_or_25_local_hours(day: str, offsets: set[str], hours: int) -> None:
     # 400 days of history include both DST changes before 2026-06-01.
     with Sandbox(make_config(history_days=400, n_meters=5)) as sb, client_for(sb) as client:
@@ -103,8 +104,9 @@ def test_dst_days_have_23_or_25_local_hours(day: str, offsets: set[str], hours: 
                 continue
             native = sb.runtime.world.meters[meter["uid"]]
             next_day = (datetime.fromisoformat(day) + timedelta(days=1)).date().isoformat()
-            objects = walk(client, "/intervals", "intervals", meters=meter["uid"], start=day,
-                           end=next_day)
+            objects = walk(
+                client, "/intervals", "intervals", meters=meter["uid"], start=day, end=next_day
+            )
             readings = _resolved(objects)
             start = native.zone.midnight(datetime.fromisoformat(day).date())
             end = native.zone.midnight(datetime.fromisoformat(next_day).date())
@@ -121,8 +123,9 @@ def test_dst_days_have_23_or_25_local_hours(day: str, offsets: set[str], hours: 
 
 
 def test_phoenix_has_no_dst(shared_sandbox: Sandbox) -> None:
-    srp = [m for m in shared_sandbox.truth.meters()
-           if m["utility"] == "SRP" and m["interval_count"]]
+    srp = [
+        m for m in shared_sandbox.truth.meters() if m["utility"] == "SRP" and m["interval_count"]
+    ]
     assert srp
     for obj in shared_sandbox.truth.intervals(srp[0]["uid"]):
         assert {r["start"][-6:] for r in obj["readings"]} == {"-07:00"}
@@ -159,21 +162,23 @@ def test_republished_chunks_overlap_with_later_updates(shared_sandbox: Sandbox) 
     assert corrected > 0 and by_uid
 
 
-def test_fill_ins_only_with_allow_mixed(shared_sandbox: Sandbox,
-                                        shared_client: httpx.Client) -> None:
+def test_fill_ins_only_with_allow_mixed(
+    shared_sandbox: Sandbox, shared_client: httpx.Client
+) -> None:
     meter = active_meter(shared_sandbox, "res15")
-    mixed = walk(shared_client, "/intervals", "intervals", meters=meter["uid"],
-                 allow_mixed="true")
+    mixed = walk(shared_client, "/intervals", "intervals", meters=meter["uid"], allow_mixed="true")
     plain = walk(shared_client, "/intervals", "intervals", meters=meter["uid"])
-    hourly = [o for o in mixed if _ts(o["readings"][0]["end"]) - _ts(o["readings"][0]["start"])
-              == 3600]
+    hourly = [
+        o for o in mixed if _ts(o["readings"][0]["end"]) - _ts(o["readings"][0]["start"]) == 3600
+    ]
     assert hourly and len(mixed) == len(plain) + len(hourly)
     assert {o["uid"] for o in plain} == {o["uid"] for o in mixed} - {o["uid"] for o in hourly}
     primary = _resolved(plain)
     for fill in hourly:
         spans = [(_ts(r["start"]), _ts(r["end"])) for r in fill["readings"]]
-        covered = [all((s + q * 900, s + q * 900 + 900) in primary for q in range(4))
-                   for s, _ in spans]
+        covered = [
+            all((s + q * 900, s + q * 900 + 900) in primary for q in range(4)) for s, _ in spans
+        ]
         assert not all(covered) and any(covered), "a fill-in covers a gap and readings around it"
         for (s, _), reading, full in zip(spans, fill["readings"], covered, strict=True):
             if full:
@@ -198,12 +203,15 @@ def test_bills_agree_with_intervals_except_estimated(year_sandbox: Sandbox) -> N
         native = 900 if meter_kind(sandbox, meter["uid"]).endswith("15") else 3600
         for bill in sandbox.truth.bills(meter["uid"]):
             start, end = _ts(bill["base"]["bill_start_date"]), _ts(bill["base"]["bill_end_date"])
-            inside = {span: r for span, r in readings.items()
-                      if span[0] >= start and span[1] <= end}
+            inside = {
+                span: r for span, r in readings.items() if span[0] >= start and span[1] <= end
+            }
             total = sum(_net(r) for r in inside.values())
             fine = {span for span in inside if span[1] - span[0] == native}
-            complete = len(fine) == (end - start) / native or sum(
-                span[1] - span[0] for span in _without_overlap(inside)) == end - start
+            complete = (
+                len(fine) == (end - start) / native
+                or sum(span[1] - span[0] for span in _without_overlap(inside)) == end - start
+            )
             days = (end - start) / 86400
             assert 27.9 < days < 33.1
             notes = [n["type"] for n in bill["notes"]]
@@ -234,8 +242,10 @@ def _exact(readings: dict[tuple[float, float], dict], native: int) -> float:
     for span, reading in readings.items():
         if span in native_spans:
             continue
-        parts = [(span[0] + q * native, span[0] + (q + 1) * native)
-                 for q in range(int((span[1] - span[0]) // native))]
+        parts = [
+            (span[0] + q * native, span[0] + (q + 1) * native)
+            for q in range(int((span[1] - span[0]) // native))
+        ]
         if not any(p in native_spans for p in parts):
             total += _net(reading)
     return round(total, 3)
@@ -246,11 +256,17 @@ def test_advancing_equals_starting_later_the_same_day() -> None:
         with client_for(sb) as client:
             meters = client.get("/meters")
             uids = ",".join(m["uid"] for m in meters.json()["meters"])
-            got = [meters.content, client.get("/events").content,
-                   client.get("/authorizations").content]
-            got += [client.get("/intervals", params={"meters": uids, "limit": 1000,
-                                                     "allow_mixed": "true"}).content,
-                    client.get("/bills", params={"meters": uids}).content]
+            got = [
+                meters.content,
+                client.get("/events").content,
+                client.get("/authorizations").content,
+            ]
+            got += [
+                client.get(
+                    "/intervals", params={"meters": uids, "limit": 1000, "allow_mixed": "true"}
+                ).content,
+                client.get("/bills", params={"meters": uids}).content,
+            ]
             return [page.replace(sb.origin.encode(), b"ORIGIN") for page in got]
 
     later = make_config().now + timedelta(hours=20)  # type: ignore[operator]

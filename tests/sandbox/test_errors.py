@@ -49,11 +49,13 @@ def test_data_lists_need_meters_or_authorizations(shared_client: httpx.Client, p
         ("/bills", {"limit": "ten"}),
     ],
 )
-def test_bad_data_list_params_are_invalid(shared_client: httpx.Client, path: str,
-                                          params: dict[str, str]) -> None:
+def test_bad_data_list_params_are_invalid(
+    shared_client: httpx.Client, path: str, params: dict[str, str]
+) -> None:
     meter = shared_client.get("/meters").json()["meters"][0]["uid"]
-    body = _assert_error(shared_client.get(path, params={"meters": meter, **params}), 400,
-                         "invalid_param")
+    body = _assert_error(
+        shared_client.get(path, params={"meters": meter, **params}), 400, "invalid_param"
+    )
     assert next(iter(params)) in body["error_description"]
 
 
@@ -68,14 +70,21 @@ def test_bad_data_list_params_are_invalid(shared_client: httpx.Client, path: str
         ("/meters", {"limit": "1.5"}),
     ],
 )
-def test_bad_list_params_are_invalid(shared_client: httpx.Client, path: str,
-                                     params: dict[str, str]) -> None:
+def test_bad_list_params_are_invalid(
+    shared_client: httpx.Client, path: str, params: dict[str, str]
+) -> None:
     _assert_error(shared_client.get(path, params=params), 400, "invalid_param")
 
 
 def test_unknown_objects_are_404(shared_client: httpx.Client) -> None:
-    for path in ("/authorizations/999", "/meters/999", "/events/nope", "/forms/nope",
-                 "/templates/nope", "/nothing-here"):
+    for path in (
+        "/authorizations/999",
+        "/meters/999",
+        "/events/nope",
+        "/forms/nope",
+        "/templates/nope",
+        "/nothing-here",
+    ):
         _assert_error(shared_client.get(path), 404)
     _assert_error(shared_client.patch("/meters/999", json={"is_archived": True}), 404)
     _assert_error(shared_client.post("/authorizations/999/revoke"), 404)
@@ -85,40 +94,64 @@ def test_bodies_must_be_json_objects(shared_client: httpx.Client) -> None:
     meter = shared_client.get("/meters").json()["meters"][0]["uid"]
     _assert_error(shared_client.patch(f"/meters/{meter}", content=b"[1]"), 400, "invalid_param")
     _assert_error(shared_client.patch(f"/meters/{meter}", content=b"{"), 400, "invalid_param")
-    _assert_error(shared_client.patch(f"/meters/{meter}", json={"is_archived": "yes"}), 400,
-                  "invalid_param")
+    _assert_error(
+        shared_client.patch(f"/meters/{meter}", json={"is_archived": "yes"}), 400, "invalid_param"
+    )
 
 
 def test_collection_body_errors(shared_client: httpx.Client) -> None:
     meter = shared_client.get("/meters").json()["meters"][0]["uid"]
     post = shared_client.post
     _assert_error(post("/meters/historical-collection", json={}), 400, "required_param_missing")
-    _assert_error(post("/meters/historical-collection", json={"meters": []}), 400,
-                  "required_param_missing")
+    _assert_error(
+        post("/meters/historical-collection", json={"meters": []}), 400, "required_param_missing"
+    )
     for duration in (0, 37, True, "12", 1.5):
-        _assert_error(post("/meters/historical-collection",
-                           json={"meters": [meter], "collection_duration": duration}),
-                      400, "invalid_param")
-    _assert_error(post("/meters/historical-collection", json={"meters": ["nope"]}), 400,
-                  "invalid_param")
-    _assert_error(post("/meters/ongoing-monitoring", json={"meters": [meter]}), 400,
-                  "required_param_missing")
-    _assert_error(post("/meters/ongoing-monitoring",
-                       json={"meters": [meter], "frequency": "hourly"}), 400, "invalid_param")
-    _assert_error(post("/meters/ongoing-monitoring",
-                       json={"meters": [meter], "frequency": "daily", "fixed_refresh_day": 3}),
-                  400, "invalid_param")
-    _assert_error(post("/meters/ongoing-monitoring",
-                       json={"meters": [meter], "frequency": "monthly", "fixed_refresh_day": 32}),
-                  400, "invalid_param")
+        _assert_error(
+            post(
+                "/meters/historical-collection",
+                json={"meters": [meter], "collection_duration": duration},
+            ),
+            400,
+            "invalid_param",
+        )
+    _assert_error(
+        post("/meters/historical-collection", json={"meters": ["nope"]}), 400, "invalid_param"
+    )
+    _assert_error(
+        post("/meters/ongoing-monitoring", json={"meters": [meter]}), 400, "required_param_missing"
+    )
+    _assert_error(
+        post("/meters/ongoing-monitoring", json={"meters": [meter], "frequency": "hourly"}),
+        400,
+        "invalid_param",
+    )
+    _assert_error(
+        post(
+            "/meters/ongoing-monitoring",
+            json={"meters": [meter], "frequency": "daily", "fixed_refresh_day": 3},
+        ),
+        400,
+        "invalid_param",
+    )
+    _assert_error(
+        post(
+            "/meters/ongoing-monitoring",
+            json={"meters": [meter], "frequency": "monthly", "fixed_refresh_day": 32},
+        ),
+        400,
+        "invalid_param",
+    )
 
 
 def test_unfunded_collections_are_402(sandbox: Sandbox, client: httpx.Client) -> None:
     meter = next(m for m in sandbox.truth.meters() if not m["is_activated"])["uid"]
     sandbox.set_funded(False)
     _assert_error(client.post("/meters/historical-collection", json={"meters": [meter]}), 402)
-    _assert_error(client.post("/meters/ongoing-monitoring",
-                              json={"meters": [meter], "frequency": "daily"}), 402)
+    _assert_error(
+        client.post("/meters/ongoing-monitoring", json={"meters": [meter], "frequency": "daily"}),
+        402,
+    )
     # Stopping monitoring costs nothing.
     stop = client.post("/meters/ongoing-monitoring", json={"meters": [meter], "frequency": "off"})
     assert stop.status_code == 200
@@ -128,30 +161,43 @@ def test_unfunded_collections_are_402(sandbox: Sandbox, client: httpx.Client) ->
 
 
 def test_deleting_a_real_authorization_is_403(sandbox: Sandbox, client: httpx.Client) -> None:
-    real = next(a for a in sandbox.truth.authorizations()
-                if not a["is_test"] and a["utility"] != "DEMO")
+    real = next(
+        a for a in sandbox.truth.authorizations() if not a["is_test"] and a["utility"] != "DEMO"
+    )
     _assert_error(client.delete(f"/authorizations/{real['uid']}"), 403)
     assert client.get(f"/authorizations/{real['uid']}").status_code == 200
 
 
-def test_all_meters_revoked_or_expired_is_expired_or_revoked(sandbox: Sandbox,
-                                                             client: httpx.Client) -> None:
-    auths = [a for a in sandbox.truth.authorizations()
-             if not a["is_revoked"] and not a["is_expired"] and a["exports"]]
+def test_all_meters_revoked_or_expired_is_expired_or_revoked(
+    sandbox: Sandbox, client: httpx.Client
+) -> None:
+    auths = [
+        a
+        for a in sandbox.truth.authorizations()
+        if not a["is_revoked"] and not a["is_expired"] and a["exports"]
+    ]
     revoked, expired, alive = auths[0], auths[1], auths[2]
-    meters = {a["uid"]: [m["uid"] for m in sandbox.truth.meters()
-                         if m["authorization_uid"] == a["uid"]] for a in auths[:3]}
+    meters = {
+        a["uid"]: [m["uid"] for m in sandbox.truth.meters() if m["authorization_uid"] == a["uid"]]
+        for a in auths[:3]
+    }
     assert client.post(f"/authorizations/{revoked['uid']}/revoke").status_code == 200
     sandbox.expire(expired["uid"])
     dead = meters[revoked["uid"]] + meters[expired["uid"]]
-    _assert_error(client.post("/meters/historical-collection", json={"meters": dead}), 400,
-                  "expired_or_revoked")
-    _assert_error(client.post("/meters/ongoing-monitoring",
-                              json={"meters": dead, "frequency": "daily"}), 400,
-                  "expired_or_revoked")
+    _assert_error(
+        client.post("/meters/historical-collection", json={"meters": dead}),
+        400,
+        "expired_or_revoked",
+    )
+    _assert_error(
+        client.post("/meters/ongoing-monitoring", json={"meters": dead, "frequency": "daily"}),
+        400,
+        "expired_or_revoked",
+    )
     # Mixed: the dead meters are dropped silently, the live one is accepted.
-    mixed = client.post("/meters/historical-collection",
-                        json={"meters": dead + meters[alive["uid"]][:1]})
+    mixed = client.post(
+        "/meters/historical-collection", json={"meters": dead + meters[alive["uid"]][:1]}
+    )
     assert mixed.status_code == 200
     assert mixed.json()["meters"] == meters[alive["uid"]][:1]
 

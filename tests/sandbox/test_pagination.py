@@ -33,8 +33,9 @@ def _uids(items: list[dict]) -> list[str]:
     return [item["uid"] for item in items]
 
 
-def test_authorizations_and_meters_walk_every_object_once(small_pages: Sandbox,
-                                                          pc: httpx.Client) -> None:
+def test_authorizations_and_meters_walk_every_object_once(
+    small_pages: Sandbox, pc: httpx.Client
+) -> None:
     auths = walk(pc, "/authorizations", "authorizations")
     assert _uids(auths) == [a["uid"] for a in small_pages.truth.authorizations()]
     assert len(auths) > 3
@@ -45,8 +46,9 @@ def test_authorizations_and_meters_walk_every_object_once(small_pages: Sandbox,
     assert len(set(_uids(meters))) == len(meters) > 3
 
 
-def test_events_forms_templates_walk_every_object_once(small_pages: Sandbox,
-                                                       pc: httpx.Client) -> None:
+def test_events_forms_templates_walk_every_object_once(
+    small_pages: Sandbox, pc: httpx.Client
+) -> None:
     events = walk(pc, "/events", "events")
     assert _uids(events) == [e["uid"] for e in small_pages.truth.events()]
     assert [e["ts"] for e in events] == sorted((e["ts"] for e in events), reverse=True)
@@ -66,8 +68,9 @@ def test_bills_walk_both_orders(small_pages: Sandbox, pc: httpx.Client, order: s
     keys = [(b["base"]["bill_start_date"], b["uid"]) for b in bills]
     assert len(starts) > 3
     if order == "latest_first":
-        assert [k[0] for k in keys] == sorted((k[0] for k in keys), reverse=True) or \
-            _instants(starts) == sorted(_instants(starts), reverse=True)
+        assert [k[0] for k in keys] == sorted((k[0] for k in keys), reverse=True) or _instants(
+            starts
+        ) == sorted(_instants(starts), reverse=True)
     else:
         assert _instants(starts) == sorted(_instants(starts))
 
@@ -81,8 +84,9 @@ def _instants(stamps: list[str]) -> list[float]:
 @pytest.mark.parametrize("order", ["latest_first", "earliest_first"])
 def test_intervals_walk_both_orders(small_pages: Sandbox, pc: httpx.Client, order: str) -> None:
     meter = next(m for m in small_pages.truth.meters() if m["interval_count"])
-    objects = walk(pc, "/intervals", "intervals", meters=meter["uid"], order=order,
-                   allow_mixed="true")
+    objects = walk(
+        pc, "/intervals", "intervals", meters=meter["uid"], order=order, allow_mixed="true"
+    )
     truth = small_pages.truth.intervals(meter["uid"], allow_mixed=True)
     assert sorted(_uids(objects)) == sorted(_uids(truth))
     assert len(set(_uids(objects))) == len(objects) > 10
@@ -94,10 +98,14 @@ def datetime_of(uid: str) -> int:
     return int(uid.rsplit("-", 2)[2])
 
 
-def test_intervals_by_authorization_cover_all_its_meters(small_pages: Sandbox,
-                                                          pc: httpx.Client) -> None:
-    auth = next(a for a in small_pages.truth.authorizations()
-                if len(a["exports"].get("bills_combined_csv", "").split(",")) > 1)
+def test_intervals_by_authorization_cover_all_its_meters(
+    small_pages: Sandbox, pc: httpx.Client
+) -> None:
+    auth = next(
+        a
+        for a in small_pages.truth.authorizations()
+        if len(a["exports"].get("bills_combined_csv", "").split(",")) > 1
+    )
     objects = walk(pc, "/intervals", "intervals", authorizations=auth["uid"])
     expected = set()
     for meter in small_pages.truth.meters():
@@ -108,8 +116,10 @@ def test_intervals_by_authorization_cover_all_its_meters(small_pages: Sandbox,
 
 def test_next_is_absolute_keeps_filters_and_never_the_token(small_pages: Sandbox) -> None:
     with httpx.Client(base_url=small_pages.base_url, trust_env=False) as anon:
-        first = anon.get("/meters", params={"access_token": small_pages.token,
-                                            "is_archived": "false", "limit": 2})
+        first = anon.get(
+            "/meters",
+            params={"access_token": small_pages.token, "is_archived": "false", "limit": 2},
+        )
         assert first.status_code == 200
         nxt = first.json()["next"]
         assert nxt.startswith(small_pages.base_url + "/meters?")
@@ -121,8 +131,9 @@ def test_next_is_absolute_keeps_filters_and_never_the_token(small_pages: Sandbox
         assert second.status_code == 200
 
 
-def test_limit_is_capped_and_last_page_has_null_next(small_pages: Sandbox,
-                                                     pc: httpx.Client) -> None:
+def test_limit_is_capped_and_last_page_has_null_next(
+    small_pages: Sandbox, pc: httpx.Client
+) -> None:
     body = pc.get("/authorizations", params={"limit": 1000}).json()
     assert len(body["authorizations"]) == 3  # page_cap=3
     everything = walk(pc, "/meters", "meters", limit=1000)
@@ -132,8 +143,9 @@ def test_limit_is_capped_and_last_page_has_null_next(small_pages: Sandbox,
 
 def test_limit_one_bill_is_the_latest(small_pages: Sandbox, pc: httpx.Client) -> None:
     meter = next(m for m in small_pages.truth.meters() if m["bill_count"] > 1)
-    body = pc.get("/bills", params={"meters": meter["uid"], "limit": 1,
-                                    "order": "latest_first"}).json()
+    body = pc.get(
+        "/bills", params={"meters": meter["uid"], "limit": 1, "order": "latest_first"}
+    ).json()
     assert body["bills"][0]["uid"] == small_pages.truth.bills(meter["uid"])[0]["uid"]
     assert body["next"] is not None
 

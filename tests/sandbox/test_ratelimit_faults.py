@@ -21,8 +21,9 @@ class FakeMonotonic:
         return self.now
 
 
-def test_burst_over_the_limit_gets_429_then_recovers(sandbox: Sandbox,
-                                                     client: httpx.Client) -> None:
+def test_burst_over_the_limit_gets_429_then_recovers(
+    sandbox: Sandbox, client: httpx.Client
+) -> None:
     clock = FakeMonotonic()
     sandbox.runtime.limiter = RateLimiter(5.0, clock)
     statuses = [client.get("/meters", params={"limit": 1}).status_code for _ in range(8)]
@@ -63,8 +64,9 @@ def _faulty(sb: Sandbox, **shares: object) -> None:
 
 
 @pytest.mark.parametrize(("code", "html"), [(500, True), (503, False), (504, True)])
-def test_5xx_with_html_or_empty_body(sandbox: Sandbox, client: httpx.Client, code: int,
-                                     html: bool) -> None:
+def test_5xx_with_html_or_empty_body(
+    sandbox: Sandbox, client: httpx.Client, code: int, html: bool
+) -> None:
     _faulty(sandbox, **{f"error_{code}": 1.0, "html_share": 1.0 if html else 0.0})
     response = client.get("/meters")
     assert response.status_code == code
@@ -122,8 +124,7 @@ def test_faults_are_reproducible_and_scoped(sandbox: Sandbox, client: httpx.Clie
     def run() -> list[int]:
         _faulty(sandbox, **mix)
         meter = "x"
-        return [client.get("/intervals", params={"meters": meter}).status_code
-                for _ in range(40)]
+        return [client.get("/intervals", params={"meters": meter}).status_code for _ in range(40)]
 
     first, second = run(), run()
     assert first == second and len(set(first)) > 1
@@ -157,6 +158,7 @@ def test_request_log_and_guidance_violations(sandbox: Sandbox, client: httpx.Cli
     client.get("/intervals", params={"meters": meters[1]})
     violations = sandbox.guidance_violations()
     assert [(v["route"], v["subject"]) for v in violations] == [
-        ("/intervals", f"meter:{meters[1]}")]
+        ("/intervals", f"meter:{meters[1]}")
+    ]
     client.get("/bills", params={"meters": meters[1]})  # another resource is fine
     assert len(sandbox.guidance_violations()) == 1

@@ -15,8 +15,10 @@ def test_real_clock_applies_effects_when_advanced() -> None:
     with Sandbox(make_config(now=None)) as sb, client_for(sb) as client:
         assert abs((sb.now() - datetime.now(UTC)).total_seconds()) < 5
         meter = client.get("/meters", params={"is_activated": "false"}).json()["meters"][0]
-        client.post("/meters/historical-collection", json={"meters": [meter["uid"]],
-                                                           "collection_duration": 2})
+        client.post(
+            "/meters/historical-collection",
+            json={"meters": [meter["uid"]], "collection_duration": 2},
+        )
         assert client.get(f"/meters/{meter['uid']}").json()["status"] == "pending"
         sb.advance(timedelta(minutes=6))
         assert abs((sb.now() - datetime.now(UTC)).total_seconds() - 360) < 5
@@ -28,8 +30,10 @@ def test_real_time_retries_back_off_in_seconds() -> None:
     receiver = Receiver()
     receiver.thread.start()
     try:
-        with Sandbox(make_config(now=None, background_delivery=False)) as sb, \
-                client_for(sb) as client:
+        with (
+            Sandbox(make_config(now=None, background_delivery=False)) as sb,
+            client_for(sb) as client,
+        ):
             sb.set_webhook(receiver.url, SECRET)
             receiver.statuses = [500, 502]
             client.post("/forms")

@@ -62,16 +62,16 @@ def test_meter_keys(shared_client: httpx.Client) -> None:
 
 def test_never_collected_meter_looks_like_the_live_one(shared_client: httpx.Client) -> None:
     live = fixture("authorizations-ryoung-1.json")["authorizations"][0]["meters"]["meters"][0]  # type: ignore[index]
-    meter = next(m for m in shared_client.get("/meters").json()["meters"]
-                 if not m["is_activated"])
+    meter = next(m for m in shared_client.get("/meters").json()["meters"] if not m["is_activated"])
     assert meter["status"] == live["status"] == "updated"
     assert meter["status_message"] == live["status_message"]
     assert meter["bill_count"] == meter["interval_count"] == 0
     assert meter["bill_coverage"] == meter["interval_coverage"] == []
     assert meter["exports"] == {} and meter["exports_list"] == []
     assert [n["type"] for n in meter["notes"]] == [n["type"] for n in live["notes"]]
-    assert re.fullmatch(r"Data appears to be available through \d{4}-\d{2}-\d{2}",
-                        meter["notes"][0]["msg"])
+    assert re.fullmatch(
+        r"Data appears to be available through \d{4}-\d{2}-\d{2}", meter["notes"][0]["msg"]
+    )
 
 
 def test_bill_keys(shared_sandbox: Sandbox, shared_client: httpx.Client) -> None:
@@ -83,7 +83,8 @@ def test_bill_keys(shared_sandbox: Sandbox, shared_client: httpx.Client) -> None
     assert set(bill["base"]) == set(listed["base"])
     assert bill["blocks"] == sample["blocks"]  # type: ignore[index]
     assert [set(li) for li in bill["line_items"]] == [set(sample["line_items"][0])] * len(  # type: ignore[index]
-        bill["line_items"])
+        bill["line_items"]
+    )
     assert all(set(t) == set(sample["tiers"][0]) for t in bill["tiers"])  # type: ignore[index]
     tax = bill["line_items"][-1]
     assert tax["volume"] is None and tax["rate"] is None and tax["unit"] is None
@@ -97,8 +98,9 @@ def test_bill_keys(shared_sandbox: Sandbox, shared_client: httpx.Client) -> None
     assert round(sum(li["cost"] for li in bill["line_items"]), 2) == base["bill_total_cost"]
 
 
-def test_interval_keys_match_the_live_payload(shared_sandbox: Sandbox,
-                                              shared_client: httpx.Client) -> None:
+def test_interval_keys_match_the_live_payload(
+    shared_sandbox: Sandbox, shared_client: httpx.Client
+) -> None:
     live = fixture("intervals-pyiu-1.json")[0]  # type: ignore[index]
     meter = active_meter(shared_sandbox, "res15")
     body = shared_client.get("/intervals", params={"meters": meter["uid"], "limit": 3}).json()
@@ -111,15 +113,17 @@ def test_interval_keys_match_the_live_payload(shared_sandbox: Sandbox,
         reading = obj["readings"][0]
         assert set(reading) == set(live["readings"][0])
         assert [d["type"] for d in reading["datapoints"]] == [
-            d["type"] for d in live["readings"][0]["datapoints"]]  # net, max, fwd
+            d["type"] for d in live["readings"][0]["datapoints"]
+        ]  # net, max, fwd
         for dp in reading["datapoints"]:
             assert set(dp) == set(live["readings"][0]["datapoints"][0])
             assert dp["meter_number"] == meter["base"]["meter_numbers"][0]
         assert LOCAL_TS.match(reading["start"]) and LOCAL_TS.match(reading["end"])
 
 
-def test_event_form_and_action_results(shared_sandbox: Sandbox,
-                                       shared_client: httpx.Client) -> None:
+def test_event_form_and_action_results(
+    shared_sandbox: Sandbox, shared_client: httpx.Client
+) -> None:
     docs_event = fixture("webhook-docs-1.json")["events"][0]  # type: ignore[index]
     events = shared_client.get("/events").json()["events"]
     by_type = {e["type"]: e for e in events}
@@ -130,8 +134,18 @@ def test_event_form_and_action_results(shared_sandbox: Sandbox,
     form = shared_client.get("/forms").json()["forms"][0]
     assert set(form) == set(fixture("form-docs-1.json"))  # type: ignore[arg-type]
     assert set(shared_client.get("/templates").json()["templates"][0]) >= {
-        "uid", "created", "updated", "user_email", "user_uid", "disabled", "portal", "base_url",
-        "redirect_uris", "company_logo", "company_name"}
+        "uid",
+        "created",
+        "updated",
+        "user_email",
+        "user_uid",
+        "disabled",
+        "portal",
+        "base_url",
+        "redirect_uris",
+        "company_logo",
+        "company_name",
+    }
 
 
 def test_action_results(sandbox: Sandbox, client: httpx.Client) -> None:
@@ -139,6 +153,7 @@ def test_action_results(sandbox: Sandbox, client: httpx.Client) -> None:
     collected = client.post("/meters/historical-collection", json={"meters": [meter]}).json()
     assert set(collected) == set(fixture("historical-collection-docs-1.json"))  # type: ignore[arg-type]
     assert collected["collection_duration"] == 12
-    monitored = client.post("/meters/ongoing-monitoring",
-                            json={"meters": [meter], "frequency": "daily"}).json()
+    monitored = client.post(
+        "/meters/ongoing-monitoring", json={"meters": [meter], "frequency": "daily"}
+    ).json()
     assert set(monitored) == set(fixture("ongoing-monitoring-docs-1.json"))  # type: ignore[arg-type]

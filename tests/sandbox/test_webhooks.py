@@ -41,8 +41,7 @@ class Receiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,),
-                                       daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
 
     def verified_events(self) -> list[list[dict]]:
         batches = []
@@ -69,20 +68,25 @@ def receiver() -> Iterator[Receiver]:
 
 def _submit(client: httpx.Client) -> str:
     form = client.post("/forms").json()
-    client.post(f"/forms/{form['uid']}/test-submit",
-                json={"utility": "DEMO", "scenario": "residential"})
+    client.post(
+        f"/forms/{form['uid']}/test-submit", json={"utility": "DEMO", "scenario": "residential"}
+    )
     return form["uid"]
 
 
-def test_signed_delivery_marks_events_delivered(sandbox: Sandbox, client: httpx.Client,
-                                                receiver: Receiver) -> None:
+def test_signed_delivery_marks_events_delivered(
+    sandbox: Sandbox, client: httpx.Client, receiver: Receiver
+) -> None:
     sandbox.set_webhook(receiver.url, SECRET)
     form_uid = _submit(client)
     attempts = sandbox.deliver_webhooks()
     assert [a["status"] for a in attempts] == [200]
     (batch,) = receiver.verified_events()
-    assert [e["type"] for e in batch] == ["form_created", "authorization_created",
-                                         "authorization_update_started"]
+    assert [e["type"] for e in batch] == [
+        "form_created",
+        "authorization_created",
+        "authorization_update_started",
+    ]
     assert batch[0]["form_uid"] == form_uid and all(not e["is_delivered"] for e in batch)
     assert all(e["delivery_target"] == receiver.url for e in batch)
     stored = client.get(f"/events/{batch[0]['uid']}").json()
@@ -91,12 +95,17 @@ def test_signed_delivery_marks_events_delivered(sandbox: Sandbox, client: httpx.
     sandbox.advance(timedelta(minutes=5))
     types = [e["type"] for e in receiver.verified_events()[1]]
     assert types == ["meter_created", "authorization_update_finished_successful"]
-    assert client.get("/events", params={"is_delivered": "false"}).json()["events"][0][
-        "delivery_target"] is None  # events from before the webhook was set stay undelivered
+    assert (
+        client.get("/events", params={"is_delivered": "false"}).json()["events"][0][
+            "delivery_target"
+        ]
+        is None
+    )  # events from before the webhook was set stay undelivered
 
 
-def test_retries_hourly_until_200(sandbox: Sandbox, client: httpx.Client,
-                                  receiver: Receiver) -> None:
+def test_retries_hourly_until_200(
+    sandbox: Sandbox, client: httpx.Client, receiver: Receiver
+) -> None:
     sandbox.set_webhook(receiver.url, SECRET)
     receiver.statuses = [500, 404, 503]
     _submit(client)
@@ -110,13 +119,18 @@ def test_retries_hourly_until_200(sandbox: Sandbox, client: httpx.Client,
     assert statuses.count(200) >= 1 and 404 in statuses and 503 in statuses
     times = [a["at"] for a in attempts]
     assert times == sorted(times)
-    assert client.get("/events", params={"is_delivered": "false"}).json()["events"][0][
-        "delivery_target"] is None
+    assert (
+        client.get("/events", params={"is_delivered": "false"}).json()["events"][0][
+            "delivery_target"
+        ]
+        is None
+    )
     assert all(len(b) >= 1 for b in receiver.verified_events())
 
 
-def test_unreachable_endpoint_gives_up_after_72_hours(sandbox: Sandbox,
-                                                      client: httpx.Client) -> None:
+def test_unreachable_endpoint_gives_up_after_72_hours(
+    sandbox: Sandbox, client: httpx.Client
+) -> None:
     sandbox.set_webhook("http://127.0.0.1:9/unreachable", SECRET)
     form_uid = _submit(client)
     created = next(e for e in sandbox.truth.events() if e.get("form_uid") == form_uid)
@@ -133,8 +147,9 @@ def test_unreachable_endpoint_gives_up_after_72_hours(sandbox: Sandbox,
     assert created["uid"] in [e["uid"] for e in undelivered]
 
 
-def test_patch_event_stops_retries(sandbox: Sandbox, client: httpx.Client,
-                                   receiver: Receiver) -> None:
+def test_patch_event_stops_retries(
+    sandbox: Sandbox, client: httpx.Client, receiver: Receiver
+) -> None:
     sandbox.set_webhook(receiver.url, SECRET)
     receiver.statuses = [500]
     _submit(client)
@@ -163,8 +178,12 @@ def test_process_mode_webhooks_and_controls(receiver: Receiver) -> None:
         assert sb.requests == []
         sb.set_funded(False)
         meter = client.get("/meters", params={"is_activated": "false"}).json()["meters"][0]
-        assert client.post("/meters/historical-collection",
-                           json={"meters": [meter["uid"]]}).status_code == 402
+        assert (
+            client.post(
+                "/meters/historical-collection", json={"meters": [meter["uid"]]}
+            ).status_code
+            == 402
+        )
         sb.set_latency(0)
         sb.set_rate_limit(None)
         assert sb.prerender()["objects"] > 0
