@@ -469,8 +469,6 @@ def api_client(args: argparse.Namespace) -> Iterator[Any]:
         client = UtilityAPIClient(token, base_url, **_client_args(args))
         try:
             yield client
-        except UtilityAPIError as exc:
-            raise SystemExit(_error_exit(exc)) from None
         finally:
             client.close()
 
@@ -482,11 +480,6 @@ def _client_args(args: argparse.Namespace) -> dict[str, Any]:
     if args.concurrency is not None:
         extra["max_concurrency"] = args.concurrency
     return extra
-
-
-def _error_exit(exc: UtilityAPIError) -> int:
-    print(f"uapi: {exc}", file=sys.stderr)
-    return EXIT_FAILED
 
 
 def _secret(key: str) -> str | None:
@@ -580,7 +573,11 @@ def main(argv: list[str] | None = None) -> int:
         # httpx logs every request at INFO; the summary reports them instead.
         logging.getLogger("httpx").setLevel(logging.WARNING)
     os.environ.setdefault("RUNTIME__LOG_LEVEL", "WARNING")
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except UtilityAPIError as exc:
+        print(f"uapi: {exc}", file=sys.stderr)
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":

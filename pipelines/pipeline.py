@@ -37,6 +37,7 @@ class LoadOptions:
     rate_limit: float | None = None
     max_concurrency: int | None = None
     lookback_days: float | None = None
+    intervals_page_size: int | None = None
     authorizations: Sequence[str] | None = None
     backfill: dict[str, str | None] | None = None
     refresh: Sequence[str] | None = None
@@ -101,6 +102,8 @@ def run_load(options: LoadOptions, report: LoadReport | None = None) -> LoadResu
         source_args["lookback_days"] = options.lookback_days
     if options.max_concurrency is not None:
         source_args["max_concurrency"] = options.max_concurrency
+    if options.intervals_page_size is not None:
+        source_args["intervals_page_size"] = options.intervals_page_size
     pipeline = make_pipeline(options.db_path, options.dataset)
     try:
         source = utilityapi(

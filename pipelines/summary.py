@@ -108,12 +108,12 @@ def format_summary(report: dict[str, Any]) -> str:
 class Progress:
     """A one-line progress display on a terminal, refreshed every second while a load runs."""
 
-    def __init__(self, report: LoadReport, stream: TextIO = sys.stderr) -> None:
+    def __init__(self, report: LoadReport, stream: TextIO | None = None) -> None:
         self._report = report
-        self._stream = stream
+        self._stream = stream or sys.stderr
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
-        self._enabled = stream.isatty()
+        self._enabled = self._stream.isatty()
 
     def __enter__(self) -> Progress:
         if self._enabled:

@@ -11,7 +11,7 @@ from typing import Any
 
 from . import settings
 from .client import UtilityAPIClient
-from .errors import MalformedResponseError
+from .errors import MalformedResponseError, NotFoundError
 from .records import is_not_activated
 
 SCENARIOS = (
@@ -82,9 +82,9 @@ def select_meters(
         meters = _list_meters(client, {"uids": list(meter_uids)})
         missing = set(meter_uids) - {str(m.get("uid")) for m in meters}
         if missing:
-            raise MalformedResponseError(
-                f"UtilityAPI does not list these meters: {', '.join(sorted(missing))}. "
-                "Check the uids (uapi load lists every meter into the meters table)."
+            raise NotFoundError(
+                f"UtilityAPI does not list these meters: {', '.join(sorted(missing))}. Check "
+                "the uids; meters of a revoked authorization are deleted with their data."
             )
         return meters
     if authorization_uid:

@@ -1,0 +1,259 @@
+"""`uapi load` against the sandbox over real HTTP: exact, incremental, robust, secret-safe."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import httpx
+import pyarrow as pa
+import pytest
+
+from pipelines.pipeline import LoadOptions, run_load
+from sandbox import FaultConfig, Sandbox, SandboxConfig
+from sources.utilityapi.readings import readings_table
+from sources.utilityapi.records import is_not_activated
+from tests.support.clock import FakeClock
+
+NOW = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
+READING_KEY = "interval_uid, start_at, type, meter_number"
+
+
+def sandbox_config(**overrides) -> SandboxConfig:
+    values = {"seed": 11, "scale": "test", "now": NOW, "rate_limit": None, "latency_ms": 0}
+    values.update(overrides)
+    return SandboxConfig(**values)
+
+
+def options(sb: Sandbox, db: Path, clock: FakeClock, **extra) -> LoadOptions:
+    return LoadOptions(
+        api_token=sb.token,
+        base_url=sb.base_url,
+        db_path=db,
+        rate_limit=0,
+        clock=clock,
+        **extra,
+    )
+
+
+def truth_readings(sb: Sandbox) -> pa.Table:
+    objects = [
+        interval
+        for meter in sb.truth.meters()
+        if not is_not_activated(meter)
+        for interval in sb.truth.intervals(meter["uid"], allow_mixed=True)
+    ]
+    return readings_table(objects)
+
+
+def loaded_readings(db: Path) -> pa.Table:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.sql(
+            f"select * exclude (_dlt_load_id) from utilityapi.interval_readings order by {READING_KEY}"
+        ).to_arrow_table()
+
+
+def assert_readings_match_truth(sb: Sandbox, db: Path) -> None:
+    truth = truth_readings(sb)
+    with duckdb.connect(str(db)) as con:
+        con.register("truth", truth)
+        missing = con.execute(
+            f"select count(*) from (select {READING_KEY}, value from truth "
+            f"except select {READING_KEY}, value from utilityapi.interval_readings)"
+        ).fetchone()[0]
+        extra = con.execute(
+            f"select count(*) from (select {READING_KEY}, value from utilityapi.interval_readings "
+            f"except select {READING_KEY}, value from truth)"
+        ).fetchone()[0]
+        duplicated = con.execute(
+            f"select count(*) from (select {READING_KEY} from utilityapi.interval_readings "
+            f"group by all having count(*) > 1)"
+        ).fetchone()[0]
+        total = con.execute("select count(*) from utilityapi.interval_readings").fetchone()[0]
+    assert (missing, extra, duplicated) == (0, 0, 0)
+    assert total == truth.num_rows > 0
+
+
+def requests_for(sb: Sandbox, path: str) -> list:
+    return [r for r in sb.requests if r.path == path]
+
+
+@pytest.fixture
+def sb():
+    with Sandbox(sandbox_config()) as sandbox:
+        yield sandbox
+
+
+def test_first_run_loads_exactly_what_the_sandbox_holds(sb, tmp_path):
+    db = tmp_path / "w.duckdb"
+    result = run_load(options(sb, db, FakeClock(NOW)))
+    assert_readings_match_truth(sb, db)
+    with duckdb.connect(str(db), read_only=True) as con:
+        bills = dict(con.execute("select uid, bill_total_volume from utilityapi.bills").fetchall())
+        meters = con.execute("select count(*) from utilityapi.meters").fetchone()[0]
+        max_units = con.execute(
+            "select distinct unit from utilityapi.interval_readings where type = 'max'"
+        ).fetchall()
+    truth_bills = {
+        b["uid"]: b["base"]["bill_total_volume"]
+        for m in sb.truth.meters()
+        for b in sb.truth.bills(m["uid"])
+    }
+    assert bills == truth_bills and bills
+    assert meters == len(sb.truth.meters())
+    assert max_units == [("kw",)]
+    not_activated = {m["uid"] for m in sb.truth.meters() if is_not_activated(m)}
+    assert not_activated and {m.uid for m in result.report.not_activated} == not_activated
+    asked = {uid for r in requests_for(sb, "/intervals") for uid in r.meter_uids}
+    assert not (asked & not_activated)
+
+
+def test_second_run_asks_nothing_for_unchanged_meters(sb, tmp_path):
+    db = tmp_path / "w.duckdb"
+    clock = FakeClock(NOW)
+    run_load(options(sb, db, clock))
+    before = loaded_readings(db)
+    sb.clear_requests()
+    clock.advance(timedelta(minutes=5))
+    result = run_load(options(sb, db, clock))
+    assert requests_for(sb, "/intervals") == [] and requests_for(sb, "/bills") == []
+    assert "interval_readings" not in result.row_counts
+    assert loaded_readings(db).equals(before)
+
+
+def test_after_the_clock_moves_only_changed_meters_are_asked(sb, tmp_path):
+    db = tmp_path / "w.duckdb"
+    clock = FakeClock(NOW)
+    run_load(options(sb, db, clock))
+    meters_before = {m["uid"]: (m["interval_count"], m["bill_count"]) for m in sb.truth.meters()}
+    count_before = loaded_readings(db).num_rows
+    sb.advance(timedelta(days=2))
+    clock.advance(timedelta(days=2))
+    changed = {
+        m["uid"]
+        for m in sb.truth.meters()
+        if (m["interval_count"], m["bill_count"]) != meters_before.get(m["uid"])
+    }
+    assert changed, "the sandbox's monitoring should add data over two days"
+    sb.clear_requests()
+    run_load(options(sb, db, clock))
+    asked = {uid for r in requests_for(sb, "/intervals") for uid in r.meter_uids}
+    assert asked == {uid for uid in changed if meters_before[uid][0] != sb_count(sb, uid)}
+    assert loaded_readings(db).num_rows > count_before
+    assert_readings_match_truth(sb, db)
+
+
+def sb_count(sb: Sandbox, meter_uid: str) -> int:
+    return next(m["interval_count"] for m in sb.truth.meters() if m["uid"] == meter_uid)
+
+
+def table_snapshot(db: Path) -> dict[str, list]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return {
+            "readings": con.execute(
+                f"select * exclude (_dlt_load_id) from utilityapi.interval_readings order by {READING_KEY}"
+            ).fetchall(),
+            "bills": con.execute(
+                "select * exclude (_dlt_load_id, _dlt_id) from utilityapi.bills order by uid"
+            ).fetchall(),
+            "meters": con.execute(
+                "select uid, interval_count, bill_count from utilityapi.meters order by uid"
+            ).fetchall(),
+        }
+
+
+def test_faults_and_429_bursts_end_in_the_same_tables_as_a_clean_run(tmp_path):
+    with Sandbox(sandbox_config()) as clean:
+        run_load(options(clean, tmp_path / "clean.duckdb", FakeClock(NOW)))
+    faults = FaultConfig(
+        seed=3,
+        error_500=0.05,
+        error_503=0.05,
+        error_504=0.05,
+        reset=0.05,
+        close=0.05,
+        truncate=0.05,
+        burst_429=0.05,
+    )
+    with Sandbox(sandbox_config(faults=faults)) as faulty:
+        clock = FakeClock(NOW)
+        # Small pages make enough requests for every kind of fault to show up.
+        result = run_load(options(faulty, tmp_path / "faulty.duckdb", clock, intervals_page_size=5))
+        statuses = {r.status for r in faulty.requests}
+    assert {429, 500, 503, 504} <= statuses
+    assert result.report.client_stats.as_dict()["retries"]
+    assert table_snapshot(tmp_path / "faulty.duckdb") == table_snapshot(tmp_path / "clean.duckdb")
+
+
+class RevokeTokenAfter(httpx.HTTPTransport):
+    """A transport whose token is revoked after `n` requests: the server answers a real 401."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.left = n
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.left -= 1
+        if self.left < 0:
+            request.headers["Authorization"] = "Bearer revoked-token"
+        return super().handle_request(request)
+
+
+def dlt_state(db: Path) -> list:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(
+            "select version, state from utilityapi._dlt_pipeline_state order by version"
+        ).fetchall()
+
+
+def test_a_run_that_fails_midway_changes_nothing_and_the_next_run_recovers(
+    sb, tmp_path, monkeypatch
+):
+    db = tmp_path / "w.duckdb"
+    clock = FakeClock(NOW)
+    run_load(options(sb, db, clock))
+    sb.advance(timedelta(days=2))
+    clock.advance(timedelta(days=2))
+    before_tables, before_state = table_snapshot(db), dlt_state(db)
+
+    import pipelines.pipeline as pipeline_module
+
+    real_client = pipeline_module.UtilityAPIClient
+
+    def client_with_revoked_token(*args, **kwargs):
+        return real_client(*args, transport=RevokeTokenAfter(4), **kwargs)
+
+    monkeypatch.setattr(pipeline_module, "UtilityAPIClient", client_with_revoked_token)
+    with pytest.raises(Exception) as caught:
+        run_load(options(sb, db, clock))
+    assert "401" in str(caught.value) or "401" in repr(caught.value.__context__)
+    assert table_snapshot(db) == before_tables
+    assert dlt_state(db) == before_state
+
+    monkeypatch.setattr(pipeline_module, "UtilityAPIClient", real_client)
+    run_load(options(sb, db, clock))
+    assert_readings_match_truth(sb, db)
+
+
+def test_the_token_appears_in_no_log_error_state_report_or_table(tmp_path, caplog):
+    from pipelines.summary import report_dict, write_report
+
+    token = "tok-very-SECRET-4242"
+    db = tmp_path / "w.duckdb"
+    caplog.set_level(logging.DEBUG)
+    with Sandbox(sandbox_config(token=token, faults=FaultConfig(seed=1, error_503=0.1))) as sb:
+        result = run_load(options(sb, db, FakeClock(NOW)))
+        write_report(
+            report_dict(result, base_url=sb.base_url, db_path=db, dataset="utilityapi"), db
+        )
+        with pytest.raises(Exception) as caught:
+            bad = dataclasses.replace(options(sb, db, FakeClock(NOW)), api_token="wrong-" + token)
+            run_load(bad)
+    assert token not in str(caught.value) and token not in repr(caught.value)
+    assert token not in caplog.text
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert token.encode() not in path.read_bytes(), path
