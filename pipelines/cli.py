@@ -499,7 +499,8 @@ def api_endpoint(args: argparse.Namespace) -> Iterator[tuple[str, str]]:
         from sandbox import Sandbox, SandboxConfig
 
         config: dict[str, Any] = {"scale": "demo"}
-        with Sandbox(SandboxConfig(**config)) as sb:
+        # A separate process serves the sandbox on the other core, off this one's GIL.
+        with Sandbox(SandboxConfig(**config), mode="process") as sb:
             print(f"Sandbox serving {sb.base_url}", file=sys.stderr)
             yield sb.base_url, sb.token
         return

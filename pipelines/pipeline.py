@@ -15,7 +15,8 @@ from dlt.pipeline.pipeline import Pipeline
 from sources.utilityapi import LoadReport, UtilityAPIClient, utilityapi
 from sources.utilityapi.clock import SYSTEM_CLOCK, Clock
 
-DEFAULT_DB = Path("data/utilityapi.duckdb")
+# Not data/utilityapi.duckdb: DuckDB cannot tell a schema from a database of the same name.
+DEFAULT_DB = Path("data/uapi.duckdb")
 DEFAULT_DATASET = "utilityapi"
 PIPELINE_NAME = "utilityapi"
 RESOURCES = ("authorizations", "meters", "bills", "interval_readings", "events", "meter_access")
@@ -56,6 +57,11 @@ class LoadResult:
 def make_pipeline(db_path: Path, dataset: str = DEFAULT_DATASET) -> Pipeline:
     """A pipeline whose working folder sits beside its DuckDB file, so state follows the file."""
     db_path = Path(db_path)
+    if db_path.stem == dataset:
+        raise ValueError(
+            f"DuckDB names a database after its file, so {db_path.name} holding a schema "
+            f"'{dataset}' makes every query ambiguous; choose another --db file name or --dataset."
+        )
     db_path.parent.mkdir(parents=True, exist_ok=True)
     working_dir = db_path.with_name(db_path.name + ".pipelines")
     if not db_path.exists() and working_dir.exists():
@@ -120,7 +126,12 @@ def run_load(options: LoadOptions, report: LoadReport | None = None) -> LoadResu
             clock=options.clock,
             **source_args,
         ).with_resources(*resolve_resources(options.resources))
-        info = pipeline.run(source, refresh="drop_sources" if options.full_refresh else None)
+        info = pipeline.run(
+            source,
+            refresh="drop_sources" if options.full_refresh else None,
+            # Parquet loads into DuckDB far faster than INSERT statements.
+            loader_file_format="parquet",
+        )
     finally:
         client.close()
     row_counts = dict(pipeline.last_trace.last_normalize_info.row_counts)

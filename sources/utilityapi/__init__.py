@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import dlt
@@ -18,11 +19,17 @@ import pyarrow.compute as pc
 from dlt.sources import DltResource
 
 from . import settings
-from .client import UtilityAPIClient, gc_paused
+from .client import UtilityAPIClient
 from .clock import SYSTEM_CLOCK, Clock
 from .fetch import run_concurrently
-from .planning import MeterPlan, plan_meters, record_fetch
-from .readings import READINGS_SCHEMA, ReadingProblems, readings_table
+from .planning import FIRST_LOAD, MeterPlan, plan_meters, record_fetch
+from .readings import (
+    READINGS_KEY,
+    READINGS_SCHEMA,
+    ReadingProblems,
+    decode_intervals_page,
+    unique_readings,
+)
 from .records import (
     ACCESS_HINTS,
     AUTHORIZATION_HINTS,
@@ -41,8 +48,6 @@ from .records import (
 from .report import LoadReport
 
 __all__ = ["utilityapi", "LoadReport", "UtilityAPIClient"]
-
-READINGS_PRIMARY_KEY = ("interval_uid", "start_at", "type", "meter_number")
 
 
 @dlt.source(name="utilityapi", max_table_nesting=1)
@@ -226,7 +231,7 @@ def intervals(context: _Context) -> DltResource:
     @dlt.resource(
         name="interval_readings",
         write_disposition="merge",
-        primary_key=READINGS_PRIMARY_KEY,
+        primary_key=READINGS_KEY,
         columns=_arrow_hints(READINGS_SCHEMA),
     )
     def intervals_resource() -> Iterator[pa.Table]:
@@ -234,6 +239,14 @@ def intervals(context: _Context) -> DltResource:
         summary = _plan(context, "intervals", state)
         problems = ReadingProblems()
         latest: dict[str, datetime] = {}
+        batch = _Batch(settings.READINGS_BATCH_ROWS)
+        # Meters loaded for the first time have no rows yet: appending them skips the costly
+        # delete-insert. Any re-read (lookback, backfill) merges on the reading key.
+        hints = (
+            dlt.mark.make_hints(write_disposition="append")
+            if summary.planned and all(p.reason == FIRST_LOAD for p in summary.planned)
+            else None
+        )
 
         def fetch(plan: MeterPlan, emit: Any) -> None:
             params: dict[str, Any] = {
@@ -243,14 +256,25 @@ def intervals(context: _Context) -> DltResource:
             }
             if plan.start is not None:
                 params["start"] = _iso(plan.start)
-            seen: set[str] = set()
-            for page in context.client.pages("intervals", "intervals", params):
-                fresh = [i for i in page if isinstance(i, dict) and i.get("uid") not in seen]
-                seen.update(str(i.get("uid")) for i in fresh)
-                with gc_paused():
-                    table = readings_table(fresh, problems)
+            seen: pa.Array = pa.array([], type=pa.string())
+            decode = partial(decode_intervals_page, problems=problems)
+            for page in context.client.decoded_pages("intervals", params, decode):
+                table = page.items
+                if len(seen):
+                    # An object listed again on a later page is loaded once.
+                    table = table.filter(pc.invert(pc.is_in(table["interval_uid"], seen)))
+                seen = pa.concat_arrays([seen, pc.unique(table["interval_uid"])])
                 if table.num_rows:
                     emit(table)
+
+        def flush() -> Iterator[Any]:
+            nonlocal hints
+            table = unique_readings(batch.take())
+            if hints is not None:
+                yield dlt.mark.with_hints(table, hints)
+                hints = None
+            else:
+                yield table
 
         for result in run_concurrently(
             summary.planned,
@@ -260,15 +284,37 @@ def intervals(context: _Context) -> DltResource:
         ):
             if not result.done:
                 table = result.item
-                end = pc.max(table["end_at"]).as_py()
-                _track_latest(latest, result.job.meter_uid, end)
+                _track_latest(latest, result.job.meter_uid, pc.max(table["end_at"]).as_py())
                 context.report.rows_fetched["interval_readings"] += table.num_rows
-                yield table
+                if batch.add(table):
+                    yield from flush()
                 continue
             record_fetch(state, result.job, latest.get(result.job.meter_uid), context.clock.now())
+        if batch.rows:
+            yield from flush()
         context.report.add_problems("interval_readings", problems.counts, problems.examples)
 
     return intervals_resource
+
+
+class _Batch:
+    """Gathers page tables into batches big enough that dlt's per-item cost stays small."""
+
+    def __init__(self, max_rows: int) -> None:
+        self.max_rows = max_rows
+        self.tables: list[pa.Table] = []
+        self.rows = 0
+
+    def add(self, table: pa.Table) -> bool:
+        """Add a table; True when the batch is full."""
+        self.tables.append(table)
+        self.rows += table.num_rows
+        return self.rows >= self.max_rows
+
+    def take(self) -> pa.Table:
+        table = pa.concat_tables(self.tables).combine_chunks()
+        self.tables, self.rows = [], 0
+        return table
 
 
 def events(context: _Context) -> DltResource:

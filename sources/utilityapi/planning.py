@@ -19,6 +19,7 @@ from .records import coverage_bounds, is_not_activated, to_instant
 from .settings import METER_REFETCH_SECONDS
 
 Kind = Literal["bills", "intervals"]
+FIRST_LOAD = "first load"
 COUNT_FIELD = {"bills": "bill_count", "intervals": "interval_count"}
 COVERAGE_FIELD = {"bills": "bill_coverage", "intervals": "interval_coverage"}
 
@@ -111,7 +112,7 @@ def _plan(
     cursor = to_instant(entry.get("cursor"))
     known_start = to_instant(entry.get("coverage_start"))
     if cursor is None:
-        return MeterPlan(uid, start_date, digest, coverage_start, "first load")
+        return MeterPlan(uid, start_date, digest, coverage_start, FIRST_LOAD)
     if coverage_start is not None and known_start is not None and coverage_start < known_start:
         return MeterPlan(uid, start_date, digest, coverage_start, "history extended backwards")
     start = cursor - lookback

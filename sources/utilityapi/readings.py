@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import io
+import threading
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.json as pj
+
+from .client import Page, gc_paused, json_page, next_link
 
 UTC_TS = pa.timestamp("us", tz="UTC")
 
@@ -28,7 +34,39 @@ READINGS_SCHEMA = pa.schema(
     ]
 )
 
+# One row per reading and datapoint: the grain of interval_readings.
+READINGS_KEY = ("interval_uid", "start_at", "type", "meter_number")
+
 _LEGACY_KWH_UNIT = "kwh"
+
+_DATAPOINT = pa.struct(
+    [
+        ("type", pa.string()),
+        ("unit", pa.string()),
+        ("value", pa.float64()),
+        ("meter_number", pa.string()),
+    ]
+)
+_READING = pa.struct(
+    [
+        ("start", pa.string()),
+        ("end", pa.string()),
+        ("kwh", pa.float64()),
+        ("datapoints", pa.list_(_DATAPOINT)),
+    ]
+)
+_INTERVAL = pa.struct(
+    [
+        ("uid", pa.string()),
+        ("meter_uid", pa.string()),
+        ("authorization_uid", pa.string()),
+        ("created", pa.string()),
+        ("updated", pa.string()),
+        ("readings", pa.list_(_READING)),
+    ]
+)
+# What a well-formed intervals page looks like; anything else takes the tolerant path.
+PAGE_SCHEMA = pa.schema([("intervals", pa.list_(_INTERVAL)), ("next", pa.string())])
 
 
 class ReadingProblems:
@@ -39,20 +77,80 @@ class ReadingProblems:
     def __init__(self) -> None:
         self.counts: dict[str, int] = {}
         self.examples: list[str] = []
+        self._lock = threading.Lock()
 
-    def add(self, kind: str, where: str) -> None:
-        self.counts[kind] = self.counts.get(kind, 0) + 1
-        if len(self.examples) < self.MAX_EXAMPLES:
-            self.examples.append(f"{kind} in {where}")
+    def add(self, kind: str, where: str, count: int = 1) -> None:
+        with self._lock:
+            self.counts[kind] = self.counts.get(kind, 0) + count
+            if len(self.examples) < self.MAX_EXAMPLES:
+                self.examples.append(f"{kind} in {where}")
 
     def __bool__(self) -> bool:
         return bool(self.counts)
 
 
+def decode_intervals_page(content: bytes, problems: ReadingProblems) -> Page[pa.Table]:
+    """An intervals page's bytes → its readings table and `next` link.
+
+    Well-formed pages are parsed by Arrow's JSON reader straight into columns (it releases the
+    GIL, so pages of several meters parse in parallel); anything unusual (numbers sent as
+    strings, legacy kwh-only readings, a bare array) goes through the tolerant dict path.
+    """
+    try:
+        return _arrow_page(content, problems)
+    except (pa.ArrowInvalid, _Unusual):
+        pass
+    page = json_page(content, "intervals")
+    with gc_paused():
+        return Page(readings_table(page.items, problems), page.next)
+
+
+class _Unusual(Exception):
+    """The page parsed, but needs the tolerant path to be read right."""
+
+
+def _arrow_page(content: bytes, problems: ReadingProblems) -> Page[pa.Table]:
+    parsed = pj.read_json(
+        io.BytesIO(content),
+        read_options=pj.ReadOptions(block_size=max(len(content) + 1, 1 << 20), use_threads=False),
+        parse_options=pj.ParseOptions(
+            explicit_schema=PAGE_SCHEMA,
+            unexpected_field_behavior="ignore",
+            newlines_in_values=True,
+        ),
+    )
+    if parsed.num_rows != 1:
+        raise _Unusual()
+    link = next_link(parsed["next"][0].as_py())
+    intervals = pc.list_flatten(parsed["intervals"].combine_chunks())
+    if intervals.field("uid").null_count or intervals.field("meter_uid").null_count:
+        raise _Unusual()
+    reading_lists = intervals.field("readings")
+    readings = pc.list_flatten(reading_lists)
+    datapoint_lists = readings.field("datapoints")
+    lengths = pc.fill_null(pc.list_value_length(datapoint_lists), 0)
+    if pc.any(pc.and_(pc.equal(lengths, 0), pc.is_valid(readings.field("kwh")))).as_py():
+        raise _Unusual()
+    datapoints = pc.list_flatten(datapoint_lists)
+    table = _assemble(
+        problems,
+        objects=[
+            intervals.field(n)
+            for n in ("meter_uid", "authorization_uid", "uid", "updated", "created")
+        ],
+        starts=readings.field("start"),
+        ends=readings.field("end"),
+        reading_obj=pc.list_parent_indices(reading_lists),
+        dp_reading=pc.list_parent_indices(datapoint_lists),
+        datapoints=[datapoints.field(n) for n in ("type", "unit", "value", "meter_number")],
+    )
+    return Page(table, link)
+
+
 def readings_table(
     intervals: Iterable[Mapping[str, Any]], problems: ReadingProblems | None = None
 ) -> pa.Table:
-    """Flatten Interval objects into READINGS_SCHEMA rows, one per reading and datapoint.
+    """Flatten Interval objects (dicts) into READINGS_SCHEMA rows, one per reading and datapoint.
 
     Readings without datapoints but with the legacy `kwh` become one `net`/`kwh` row. Numbers sent
     as strings are coerced; anything unusable is counted in `problems` instead of raising.
@@ -119,71 +217,74 @@ def readings_table(
 
     return _assemble(
         problems,
-        objects=(obj_meter, obj_auth, obj_uid, obj_updated, obj_created),
-        readings=(starts, ends, reading_obj),
-        datapoints=(dp_reading, types, units, values, numbers),
+        objects=[
+            _strings(column) for column in (obj_meter, obj_auth, obj_uid, obj_updated, obj_created)
+        ],
+        starts=_strings(starts),
+        ends=_strings(ends),
+        reading_obj=pa.array(reading_obj, type=pa.int64()),
+        dp_reading=pa.array(dp_reading, type=pa.int64()),
+        datapoints=[_strings(types), _strings(units), _floats(values, problems), _strings(numbers)],
     )
 
 
 def _assemble(
     problems: ReadingProblems,
-    objects: tuple[list[Any], ...],
-    readings: tuple[list[Any], list[Any], list[int]],
-    datapoints: tuple[list[int], list[Any], list[Any], list[Any], list[Any]],
+    *,
+    objects: list[pa.Array],
+    starts: pa.Array,
+    ends: pa.Array,
+    reading_obj: pa.Array,
+    dp_reading: pa.Array,
+    datapoints: list[pa.Array],
 ) -> pa.Table:
-    obj_meter, obj_auth, obj_uid, obj_updated, obj_created = objects
-    starts, ends, reading_obj = readings
-    dp_reading, types, units, values, numbers = datapoints
-    if not dp_reading:
+    """Columns of objects, readings and datapoints (linked by parent indices) → one table."""
+    if len(dp_reading) == 0:
         return READINGS_SCHEMA.empty_table()
-
+    obj_meter, obj_auth, obj_uid, obj_updated, obj_created = objects
+    types, units, values, numbers = datapoints
     start_at, start_offset, start_ok = parse_timestamps(starts, problems, "reading start")
     end_at, end_offset, end_ok = parse_timestamps(ends, problems, "reading end")
     reading_ok = pc.and_(start_ok, end_ok)
-
-    dp_reading_arr = pa.array(dp_reading, type=pa.int64())
-    keep = reading_ok.take(dp_reading_arr)
-    dp_obj = pa.array(reading_obj, type=pa.int64()).take(dp_reading_arr)
+    keep = reading_ok.take(dp_reading)
+    dp_obj = reading_obj.take(dp_reading)
     updated_at, _, _ = parse_timestamps(obj_updated, problems, "interval updated", required=False)
     created_at, _, _ = parse_timestamps(obj_created, problems, "interval created", required=False)
 
     columns = {
-        "meter_uid": pa.array(obj_meter, type=pa.string()).take(dp_obj),
-        "authorization_uid": _strings(obj_auth).take(dp_obj),
-        "interval_uid": pa.array(obj_uid, type=pa.string()).take(dp_obj),
-        "start_at": start_at.take(dp_reading_arr),
-        "end_at": end_at.take(dp_reading_arr),
-        "utc_offset_minutes": start_offset.take(dp_reading_arr),
-        "end_utc_offset_minutes": end_offset.take(dp_reading_arr),
-        "type": pc.fill_null(pc.utf8_lower(_strings(types)), "unknown"),
-        "unit": pc.utf8_lower(_strings(units)),
-        "value": _floats(values, problems),
-        "meter_number": pc.fill_null(_strings(numbers), ""),
+        "meter_uid": obj_meter.take(dp_obj),
+        "authorization_uid": obj_auth.take(dp_obj),
+        "interval_uid": obj_uid.take(dp_obj),
+        "start_at": start_at.take(dp_reading),
+        "end_at": end_at.take(dp_reading),
+        "utc_offset_minutes": start_offset.take(dp_reading),
+        "end_utc_offset_minutes": end_offset.take(dp_reading),
+        "type": pc.fill_null(pc.utf8_lower(types), "unknown"),
+        "unit": pc.utf8_lower(units),
+        "value": values,
+        "meter_number": pc.fill_null(numbers, ""),
         "interval_updated_at": updated_at.take(dp_obj),
         "interval_created_at": created_at.take(dp_obj),
     }
     table = pa.table(columns, schema=READINGS_SCHEMA)
-    if keep.null_count or not pc.all(keep).as_py():
+    if not pc.all(keep).as_py():
         table = table.filter(pc.fill_null(keep, False))
     return table
 
 
 def parse_timestamps(
-    strings: list[Any], problems: ReadingProblems, what: str, required: bool = True
+    strings: pa.Array, problems: ReadingProblems, what: str, required: bool = True
 ) -> tuple[pa.Array, pa.Array, pa.Array]:
     """ISO 8601 strings with offsets → (UTC instants, offsets in minutes, valid mask)."""
-    raw = _strings(strings)
     try:
-        utc = raw.cast(UTC_TS)
-        local = pc.utf8_slice_codeunits(raw, 0, 19).cast(pa.timestamp("us"))
+        utc = strings.cast(UTC_TS)
+        local = pc.utf8_slice_codeunits(strings, 0, 19).cast(pa.timestamp("us"))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return _parse_timestamps_slowly(strings, problems, what, required)
+        return _parse_timestamps_slowly(strings.to_pylist(), problems, what, required)
     offset = _offset_minutes(local, utc)
-    valid = pc.is_valid(utc)
     if required and utc.null_count:
-        for _ in range(utc.null_count):
-            problems.add(f"missing {what}", "interval readings")
-    return utc, offset, valid
+        problems.add(f"missing {what}", "interval readings", utc.null_count)
+    return utc, offset, pc.is_valid(utc)
 
 
 def _offset_minutes(local: pa.Array, utc: pa.Array) -> pa.Array:
@@ -194,8 +295,6 @@ def _offset_minutes(local: pa.Array, utc: pa.Array) -> pa.Array:
 def _parse_timestamps_slowly(
     strings: list[Any], problems: ReadingProblems, what: str, required: bool
 ) -> tuple[pa.Array, pa.Array, pa.Array]:
-    from datetime import datetime
-
     instants: list[datetime | None] = []
     offsets: list[int | None] = []
     for value in strings:
@@ -240,3 +339,13 @@ def _float_or_none(value: Any, problems: ReadingProblems) -> float | None:
     except (TypeError, ValueError):
         problems.add(f"non-numeric datapoint value {value!r}", "interval readings")
         return None
+
+
+def unique_readings(table: pa.Table) -> pa.Table:
+    """One row per reading key: a payload repeating a datapoint must not duplicate rows."""
+    keys = list(READINGS_KEY)
+    if table.group_by(keys, use_threads=False).aggregate([]).num_rows == table.num_rows:
+        return table
+    numbered = table.append_column("_row", pa.array(range(table.num_rows), type=pa.int64()))
+    first = numbered.group_by(keys, use_threads=False).aggregate([("_row", "min")])
+    return table.take(pc.sort_indices(first["_row_min"]))

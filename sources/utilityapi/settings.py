@@ -14,6 +14,9 @@ INTERVALS_PAGE_SIZE = 50
 # Docs (availability): get a meter's bills or intervals no more than once a minute.
 METER_REFETCH_SECONDS = 60.0
 
+# Pages are gathered into batches of about this many readings before dlt writes them.
+READINGS_BATCH_ROWS = 250_000
+
 DEFAULT_LOOKBACK_DAYS = 7
 DEFAULT_MAX_CONCURRENCY = 16
 # Uids per list filter (bills by meters, meters by uids); keeps URLs far below 8 KB.
