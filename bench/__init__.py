@@ -1,0 +1,1 @@
+"""Benchmarks of the UtilityAPI → DuckDB connector against the sandbox (see bench/README.md)."""

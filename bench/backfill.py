@@ -1,0 +1,162 @@
+"""Scenarios 1 and 2: an API-bound backfill, then the requests of incremental runs.
+
+1. A sandbox paced at 50 requests/s with 250 ms latency per request; `run_load` with its
+   defaults loads the whole world into an empty DuckDB file. The floor is requests ÷ 50: the
+   time the API's limit alone allows for the requests the client chose to make. The world's
+   own floor is the fewest requests its data allows (lists of 1000 per page).
+2. On the same sandbox and database: a run with nothing new, then monitoring switched off
+   (free) for all but k meters, the sandbox clock advanced a day, and a run that should fetch
+   bills and intervals only for the meters whose listing changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from sandbox import Sandbox, chunks
+from sandbox.runtime import Runtime
+
+from .common import (
+    API_RATE,
+    NOW,
+    World,
+    api_client,
+    fresh_dir,
+    list_all,
+    min_requests,
+    requests_by_endpoint,
+    run_child_load,
+    sandbox_process,
+)
+
+LATENCY_MS = 250.0
+GUIDED = ("/bills", "/intervals")
+LISTING_FIELDS = ("bill_count", "bill_coverage", "interval_count", "interval_coverage")
+
+
+def world_objects(world: World) -> dict[str, int]:
+    """How many objects of each list the world serves at NOW (read from a world built here)."""
+    cfg = world.config()
+    rt = Runtime(cfg)
+    now = rt.clock.now_us()
+    with rt.world.lock:
+        rt.world.sync(now)
+        meters = [m for m in rt.world.meters.values() if not m.deleted]
+        objects = sum(
+            len(chunks.objects(m, cfg.gap_rate, cfg.republish_rate, now, None, None, True))
+            for m in meters
+        )
+        bills = sum(len(m.bill_created) for m in meters)
+        return {
+            "authorizations": sum(not a.deleted for a in rt.world.authorizations.values()),
+            "meters": len(meters),
+            "events": len(rt.world.events.items),
+            "bills": bills,
+            "intervals": objects,
+        }
+
+
+def run_once(
+    world: World,
+    work: Path,
+    *,
+    k_changed: int,
+    after_backfill: Callable[[Path], dict[str, Any]] | None = None,
+    after_increment: Callable[[Path], dict[str, Any]] | None = None,
+    profile: Path | None = None,
+) -> dict[str, Any]:
+    """One backfill and its two incremental runs, each load in its own process."""
+    db = fresh_dir(work) / "uapi_bench.duckdb"
+    cfg = world.config(rate_limit=API_RATE, latency_ms=LATENCY_MS)
+    with sandbox_process(cfg) as sb:
+        backfill = _backfill(sb, db, profile)
+        extra_backfill = after_backfill(db) if after_backfill else {}
+        nothing_new = _incremental(sb, db, unchanged=None, now=NOW)
+        changed, unchanged = _change_k_meters(sb, k_changed)
+        some_new = _incremental(sb, db, unchanged=unchanged, now=NOW + timedelta(days=1))
+        some_new["meters_with_new_data"] = sorted(changed)
+        extra_increment = after_increment(db) if after_increment else {}
+    return {
+        "backfill": backfill,
+        "nothing_new": nothing_new,
+        "k_new": some_new,
+        "after_backfill": extra_backfill,
+        "after_increment": extra_increment,
+    }
+
+
+def _backfill(sb: Sandbox, db: Path, profile: Path | None) -> dict[str, Any]:
+    sb.clear_requests()
+    load = run_child_load(sb, db, profile=profile)
+    requests = load["requests"]["total_requests"]
+    floor = requests / API_RATE
+    log = sb.requests
+    return {
+        **load,
+        "client_requests": requests,
+        "sandbox_requests_by_endpoint": requests_by_endpoint(log),
+        "status_429": sum(r.status == 429 for r in log),
+        "floor_seconds": floor,
+        "ratio_to_floor": load["wall_seconds"] / floor,
+        "client_cpu_ratio_to_floor": load["cpu_seconds"] / floor,
+        "readings": load["row_counts"].get("interval_readings", 0),
+    }
+
+
+def _incremental(sb: Sandbox, db: Path, unchanged: set[str] | None, now: Any) -> dict[str, Any]:
+    sb.clear_requests()
+    load = run_child_load(sb, db, now=now)
+    log = sb.requests
+    guided = [r for r in log if r.route in GUIDED]
+    if unchanged is None:  # nothing new: every meter is unchanged
+        for_unchanged = guided
+    else:
+        for_unchanged = [r for r in guided if set(r.meter_uids) & unchanged]
+    return {
+        "wall_seconds": load["wall_seconds"],
+        "client_requests_by_endpoint": load["requests"]["requests"],
+        "sandbox_requests_by_endpoint": requests_by_endpoint(log),
+        "bills_intervals_requests": len(guided),
+        "unchanged_meter_requests": len(for_unchanged),
+        "plans": load["plans"],
+        "row_counts": load["row_counts"],
+        "guidance_violations": len(sb.guidance_violations()),
+    }
+
+
+def _change_k_meters(sb: Sandbox, k: int) -> tuple[set[str], set[str]]:
+    """Monitoring off for all but k monitored meters, then a day passes.
+
+    Returns the meters whose listing (counts, coverage) changed and those whose did not: the
+    sandbox's truth for "unchanged", whatever the monitoring switch was meant to do.
+    """
+    with api_client(sb) as client:
+        before = {m["uid"]: m for m in list_all(client, "meters", "meters", {})}
+        monitored = sorted(
+            uid
+            for uid, m in before.items()
+            if m.get("is_activated") and (m.get("ongoing_monitoring") or {}).get("frequency")
+            not in (None, "off")
+        )
+        off = monitored[k:]
+        for i in range(0, len(off), 100):
+            response = client.post(
+                "meters/ongoing-monitoring", json={"meters": off[i : i + 100], "frequency": "off"}
+            )
+            response.raise_for_status()
+        sb.advance(timedelta(days=1))
+        after = {m["uid"]: m for m in list_all(client, "meters", "meters", {})}
+    changed = {
+        uid
+        for uid, m in after.items()
+        if any(m.get(f) != before.get(uid, {}).get(f) for f in LISTING_FIELDS)
+    }
+    return changed, set(after) - changed
+
+
+def world_floor(world: World) -> dict[str, Any]:
+    objects = world_objects(world)
+    return {"objects": objects, "min_requests": min_requests(objects)}

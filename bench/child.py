@@ -1,0 +1,95 @@
+"""Run one measured load in this process and print its figures as one JSON line.
+
+The bench runs every load through `python -m bench.child '<json spec>'` so that each load has
+its own process: its peak RSS is its own (`ru_maxrss`), and no state (dlt, GC, caches) carries
+over from one measured run to the next. Wall time is taken around `run_load` only, so
+interpreter start-up and imports are not counted.
+
+Spec keys: base_url, token, db_path, now (ISO or null: the client's clock for planning; the
+sandbox's fixed clock), options (extra LoadOptions fields), pipeline (dlt step timings wanted).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pipelines.pipeline import LoadOptions, make_pipeline, run_load
+
+
+class FixedNowClock:
+    """Real monotonic time and sleeps, but `now()` is the sandbox's fixed clock."""
+
+    def __init__(self, now: datetime) -> None:
+        self._now = now
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            time.sleep(seconds)
+
+    def now(self) -> datetime:
+        return self._now
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _steps(db_path: Path) -> dict[str, float]:
+    """Seconds of each dlt step (extract, normalize, load) of the last run."""
+    trace = make_pipeline(db_path).last_trace
+    steps: dict[str, float] = {}
+    for step in trace.steps if trace else []:
+        if step.started_at and step.finished_at:
+            steps[step.step] = (step.finished_at - step.started_at).total_seconds()
+    return steps
+
+
+def run(spec: dict[str, Any]) -> dict[str, Any]:
+    extra = dict(spec.get("options") or {})
+    if spec.get("now"):
+        extra["clock"] = FixedNowClock(datetime.fromisoformat(spec["now"]))
+    options = LoadOptions(
+        api_token=spec["token"],
+        base_url=spec["base_url"],
+        db_path=Path(spec["db_path"]),
+        **extra,
+    )
+    cpu0 = _cpu()
+    started = time.perf_counter()
+    result = run_load(options)
+    wall = time.perf_counter() - started
+    cpu = _cpu() - cpu0
+    report = result.report.as_dict()
+    return {
+        "wall_seconds": wall,
+        "cpu_seconds": cpu,
+        # Linux reports ru_maxrss in KiB: the peak resident set of this whole process.
+        "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "row_counts": result.row_counts,
+        "requests": report["requests"],
+        "plans": report["plans"],
+        "rows_fetched": report["rows_fetched"],
+        "problems": report["problems"],
+        "steps": _steps(options.db_path),
+        "pid": os.getpid(),
+    }
+
+
+def main() -> None:
+    spec = json.loads(sys.argv[1])
+    print(json.dumps(run(spec), default=str), flush=True)
+
+
+if __name__ == "__main__":
+    main()
