@@ -107,7 +107,8 @@ def _py_spy(out: Path) -> list[str]:
         raise RuntimeError("--profile needs py-spy: .venv/bin/pip install py-spy")
     out.parent.mkdir(parents=True, exist_ok=True)
     fmt = "speedscope" if out.suffix == ".json" else "raw"
-    return [exe, "record", "--threads", "--idle", "-r", "50", "-f", fmt, "-o", str(out), "--"]
+    # CPU samples only (no --idle): where the client's cores go, thread by thread.
+    return [exe, "record", "--threads", "--native", "-r", "50", "-f", fmt, "-o", str(out), "--"]
 
 
 def _repo_root() -> Path:
