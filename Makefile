@@ -20,6 +20,14 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# Benchmarks (bench/README.md): the full suite rewrites bench/results.md and bench/results.json;
+# the smoke version runs every scenario tiny, once, into bench/out/smoke/.
+bench: $(STAMP)
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+bench-smoke: $(STAMP)
+	$(BIN)/python -m bench --smoke $(BENCH_ARGS)
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 

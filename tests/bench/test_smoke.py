@@ -1,0 +1,53 @@
+"""The benchmark suite still runs: `make bench-smoke` (tiny sizes, one run) writes its files.
+
+Benchmarks are not timed tests: this asserts what is produced, never how fast.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+HEADLINES = (
+    "backfill_ratio_to_floor",
+    "unchanged_meter_requests",
+    "speedup_vs_rest_api",
+    "ratio_to_duckdb_json",
+    "memory_growth",
+    "transform_ratio",
+)
+
+
+@pytest.mark.slow
+def test_bench_smoke_writes_results(tmp_path: Path) -> None:
+    # The same command as `make bench-smoke`, with its output kept out of the work tree.
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--smoke", "--out", str(tmp_path), "--work", str(tmp_path / "work")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    results = json.loads((tmp_path / "results.json").read_text())
+    for key in HEADLINES:
+        assert key in results
+        assert isinstance(results[key], int | float), key
+    assert results["unchanged_meter_requests"] == 0
+    assert results["mode"] == "smoke"
+    assert results["machine"]["cores"] >= 1
+    assert results["backfill_runs"][0]["backfill"]["readings"] > 0
+    assert results["throughput"]["rest_api"][0]["datapoint_rows"] > 0
+    assert results["throughput"]["duckdb_json"][0]["readings"] == (
+        results["throughput"]["ours"][0]["readings"]
+    )
+
+    markdown = (tmp_path / "results.md").read_text()
+    assert "| figure | median | min – max | target | met |" in markdown
+    assert "wall ÷ floor" in markdown
