@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 
+from transforms.cli import add_subcommands as add_transform_subcommands
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="uapi", description=__doc__)
-    parser.add_subparsers(dest="command", required=True)
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    add_transform_subcommands(subparsers)
     return parser
 
 

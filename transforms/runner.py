@@ -209,7 +209,8 @@ def _build(conn: duckdb.DuckDBPyConnection, model: Model, run_id: int, full: boo
             inserted = state.scalar(conn, f"insert into {model.relation}\n{select}")
     except duckdb.Error as error:
         raise TransformError(f"model {model.name} ({model.path}) failed: {error}") from error
-    return ModelRun(model.name, model.materialized, deleted, inserted, time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    return ModelRun(model.name, model.materialized, deleted, inserted, seconds)
 
 
 def _in_scope(scope: str | None) -> str:
