@@ -16,7 +16,7 @@ def loader(tmp_path: Path) -> RawLoader:
     return RawLoader(tmp_path / "uapi.duckdb", tmp_path / "dlt")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def world_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The test world loaded once and transformed in full; tests only read it."""
     tmp = tmp_path_factory.mktemp("world")

@@ -12,11 +12,14 @@ bills as (
 ),
 
 -- candidate local dates of each bill, a day wider on each side than its UTC dates, so that
--- the join to the slots is an equality join on meter and date
+-- the join to the slots is an equality join on meter and date (a join on the period alone
+-- would compare every bill with every slot)
 bill_days as (
     select
         bills.bill_uid,
         bills.meter_uid,
+        bills.bill_start_at,
+        bills.bill_end_at,
         cast(bill_day.day_at as date) as local_date
     from bills
     cross join lateral generate_series(
@@ -29,21 +32,19 @@ bill_days as (
 
 bill_slots as (
     select
-        bills.bill_uid,
+        bill_days.bill_uid,
         slots.kwh,
         slots.quantity,
         slots.unit,
         slots.is_gap,
         slots.is_spread
-    from bills
-    inner join bill_days
-        on bills.bill_uid = bill_days.bill_uid
+    from bill_days
     inner join analytics.meter_intervals_15min as slots
         on bill_days.meter_uid = slots.meter_uid
         and bill_days.local_date = slots.local_date
     where slots.channel = 'net'
-        and slots.interval_start_at >= bills.bill_start_at
-        and slots.interval_start_at < bills.bill_end_at
+        and slots.interval_start_at >= bill_days.bill_start_at
+        and slots.interval_start_at < bill_days.bill_end_at
 ),
 
 interval_totals as (

@@ -15,13 +15,28 @@ slots as (
         and slots.local_date between scope.from_local_date and scope.to_local_date
 ),
 
+series as (
+    select
+        slots.meter_uid,
+        slots.channel,
+        min(slots.interval_start_at) as first_slot_start_at,
+        max(slots.interval_start_at) as last_slot_start_at
+    from analytics.meter_intervals_15min as slots
+    inner join scope
+        on slots.meter_uid = scope.meter_uid
+    group by slots.meter_uid, slots.channel
+),
+
 days as (
     select
         meter_uid,
         channel,
         local_date,
+        count(*) as grid_slots,
         min(interval_start_at) as first_slot_start_at,
         max(interval_start_at) as last_slot_start_at,
+        min(interval_start_local) as first_slot_start_local,
+        max(interval_start_local) as last_slot_start_local,
         sum(kwh) as kwh,
         min(unit) as min_unit,
         max(unit) as max_unit,
@@ -33,30 +48,36 @@ days as (
     group by meter_uid, channel, local_date
 ),
 
--- a local day lasts 24 hours plus the change of offset across it: 23 hours (92 slots) on
--- spring-forward days, 25 hours (100 slots) on fall-back days
-day_bounds as (
-    select
-        days.*,
-        first_slot.utc_offset_minutes as day_start_utc_offset_minutes,
-        last_slot.end_utc_offset_minutes as day_end_utc_offset_minutes
-    from days
-    inner join slots as first_slot
-        on days.meter_uid = first_slot.meter_uid
-        and days.channel = first_slot.channel
-        and days.first_slot_start_at = first_slot.interval_start_at
-    inner join slots as last_slot
-        on days.meter_uid = last_slot.meter_uid
-        and days.channel = last_slot.channel
-        and days.last_slot_start_at = last_slot.interval_start_at
-),
-
+-- the grid holds every slot of a local day between the series' first and last reading, so its
+-- count is the day's length: 92 slots on spring-forward days, 100 on fall-back days, 96
+-- otherwise; on the first and last day of a series, the part of the day before or after the
+-- data counts at the offset of the nearest reading
 measured as (
     select
-        *,
-        cast(96 + (day_start_utc_offset_minutes - day_end_utc_offset_minutes) / 15 as integer)
-            as slots_expected
-    from day_bounds
+        days.*,
+        cast(
+            days.grid_slots
+            + case
+                when days.first_slot_start_at = series.first_slot_start_at
+                    then extract(
+                        epoch from days.first_slot_start_local - cast(days.local_date as timestamp)
+                    ) / 900
+                else 0
+            end
+            + case
+                when days.last_slot_start_at = series.last_slot_start_at
+                    then extract(
+                        epoch from cast(days.local_date + 1 as timestamp)
+                        - days.last_slot_start_local
+                    ) / 900 - 1
+                else 0
+            end
+            as integer
+        ) as slots_expected
+    from days
+    inner join series
+        on days.meter_uid = series.meter_uid
+        and days.channel = series.channel
 ),
 
 final as (

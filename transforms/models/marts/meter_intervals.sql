@@ -18,6 +18,31 @@ slots as (
         and slots.local_date between scope.from_local_date - 2 and scope.to_local_date + 2
 ),
 
+-- a 15-minute reading in the resolved series won its only slot: it is whole
+single_slot_readings as (
+    select
+        meter_uid,
+        channel,
+        slot_start_at as interval_start_at,
+        slot_start_local as interval_start_local,
+        local_date,
+        utc_offset_minutes,
+        source_duration_minutes as duration_minutes,
+        quantity,
+        unit,
+        demand_kw,
+        false as is_partial,
+        source_duration_minutes,
+        interval_uid,
+        interval_updated_at
+    from slots
+    where source_duration_minutes = 15
+),
+
+longer_reading_slots as (
+    select * from slots where source_duration_minutes > 15
+),
+
 won_slot_counts as (
     select
         meter_uid,
@@ -25,20 +50,21 @@ won_slot_counts as (
         interval_uid,
         reading_start_at,
         count(*) as won_slot_count
-    from slots
+    from longer_reading_slots
     group by meter_uid, channel, interval_uid, reading_start_at
 ),
 
 classified as (
     select
-        slots.*,
-        won_slot_counts.won_slot_count = slots.slot_count as is_whole_reading
-    from slots
+        longer_reading_slots.*,
+        won_slot_counts.won_slot_count * 15 = longer_reading_slots.source_duration_minutes
+            as is_whole_reading
+    from longer_reading_slots
     inner join won_slot_counts
-        on slots.meter_uid = won_slot_counts.meter_uid
-        and slots.channel = won_slot_counts.channel
-        and slots.interval_uid = won_slot_counts.interval_uid
-        and slots.reading_start_at = won_slot_counts.reading_start_at
+        on longer_reading_slots.meter_uid = won_slot_counts.meter_uid
+        and longer_reading_slots.channel = won_slot_counts.channel
+        and longer_reading_slots.interval_uid = won_slot_counts.interval_uid
+        and longer_reading_slots.reading_start_at = won_slot_counts.reading_start_at
 ),
 
 whole_readings as (
@@ -46,12 +72,9 @@ whole_readings as (
         meter_uid,
         channel,
         reading_start_at as interval_start_at,
-        reading_end_at as interval_end_at,
         min(slot_start_local) as interval_start_local,
         min(local_date) as local_date,
         max(utc_offset_minutes) as utc_offset_minutes,
-        max(case when slot_index = slot_count - 1 then end_utc_offset_minutes end)
-            as end_utc_offset_minutes,
         max(source_duration_minutes) as duration_minutes,
         sum(quantity) as quantity,
         max(unit) as unit,
@@ -62,7 +85,7 @@ whole_readings as (
         max(interval_updated_at) as interval_updated_at
     from classified
     where is_whole_reading
-    group by meter_uid, channel, interval_uid, reading_start_at, reading_end_at
+    group by meter_uid, channel, interval_uid, reading_start_at
 ),
 
 -- the uncovered slots of a longer reading keep their even share of it; the shares of the
@@ -72,11 +95,9 @@ partial_readings as (
         meter_uid,
         channel,
         slot_start_at as interval_start_at,
-        slot_start_at + interval '15 minute' as interval_end_at,
         slot_start_local as interval_start_local,
         local_date,
         utc_offset_minutes,
-        end_utc_offset_minutes,
         15 as duration_minutes,
         quantity,
         unit,
@@ -90,6 +111,8 @@ partial_readings as (
 ),
 
 intervals as (
+    select * from single_slot_readings
+    union all
     select * from whole_readings
     union all
     select * from partial_readings
@@ -108,11 +131,10 @@ final as (
         meter_uid,
         channel,
         interval_start_at,
-        interval_end_at,
+        interval_start_at + duration_minutes * interval '1 minute' as interval_end_at,
         interval_start_local,
         local_date,
         utc_offset_minutes,
-        end_utc_offset_minutes,
         duration_minutes,
         case when unit = 'kwh' then quantity end as kwh,
         quantity,

@@ -33,9 +33,9 @@ measured as (
             + utc_offset_minutes * interval '1 minute' as reading_start_local,
         cast(reading_end_at at time zone 'UTC' as timestamp)
             + end_utc_offset_minutes * interval '1 minute' as reading_end_local,
-        extract(epoch from reading_end_at - reading_start_at) as duration_seconds,
-        extract(minute from reading_start_at at time zone 'UTC') as start_minute_utc,
-        extract(microseconds from reading_start_at at time zone 'UTC') as start_microseconds_utc,
+        extract(epoch from reading_start_at) as start_epoch,
+        extract(epoch from reading_end_at) - extract(epoch from reading_start_at)
+            as duration_seconds,
         -- `max` is the demand of the interval: it belongs to the net channel, in kW only
         case
             when datapoint_type in ('net', 'fwd', 'rev', 'gen') then datapoint_type
@@ -75,9 +75,7 @@ final as (
             when channel is null then 'unsupported datapoint type'
             when measure is null then 'unit does not fit the datapoint type'
             when duration_seconds <= 0 then 'end not after start'
-            when start_minute_utc % 15 <> 0
-                or start_microseconds_utc <> 0
-                or duration_seconds <> 900 * floor(duration_seconds / 900)
+            when start_epoch % 900 <> 0 or duration_seconds % 900 <> 0
                 then 'not on the 15-minute grid'
             when duration_seconds > 90000 then 'longer than 25 hours'
         end as exclusion_reason
