@@ -138,3 +138,35 @@ def test_a_failing_model_keeps_the_previous_tables(loader: RawLoader, tmp_path) 
     with pytest.raises(transforms.TransformError, match="meter_daily_usage"):
         transforms.run(loader.db_path, models_dir=models_dir)
     assert snapshot(loader.db_path) == before
+
+
+def test_first_and_last_day_of_a_series_count_the_whole_day(loader: RawLoader, rows) -> None:
+    """Data from 06:00 on one day to 18:00 the next: both days still expect 96 slots."""
+    readings = [
+        r
+        for r in series(LOS_ANGELES, date(2024, 2, 1), 2, 15, net_kwh())
+        if "2024-02-01T06:00" <= r["start"] < "2024-02-02T18:00"
+    ]
+    loader.load([interval("m-part", readings)])
+    transforms.run(loader.db_path)
+    conn = duckdb.connect(str(loader.db_path), read_only=True)
+    days = rows(
+        conn,
+        "select local_date, slots_expected, slots_present, coverage "
+        "from analytics.meter_daily_usage order by local_date",
+    )
+    assert days == [
+        {
+            "local_date": date(2024, 2, 1),
+            "slots_expected": 96,
+            "slots_present": 72,
+            "coverage": 0.75,
+        },
+        {
+            "local_date": date(2024, 2, 2),
+            "slots_expected": 96,
+            "slots_present": 72,
+            "coverage": 0.75,
+        },
+    ]
+    conn.close()

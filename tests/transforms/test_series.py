@@ -113,6 +113,12 @@ def test_dst_days_have_92_and_100_local_slots(world_conn, rows, meter, day, slot
     assert len(grid) == slots
     assert grid[0]["interval_start_local"] == datetime(day.year, day.month, day.day)
     assert grid[-1]["interval_start_local"] == datetime(day.year, day.month, day.day, 23, 45)
+    local_times = [g["interval_start_local"].strftime("%H:%M") for g in grid]
+    if slots == 92:  # 01:45 PST is followed by 03:00 PDT, 15 minutes later
+        assert local_times[7:9] == ["01:45", "03:00"]
+    if slots == 100:  # 01:00-01:45 happen twice, first in PDT then in PST
+        assert local_times[4:12] == ["01:00", "01:15", "01:30", "01:45"] * 2
+        assert [g["utc_offset_minutes"] for g in grid[4:12]] == [-420] * 4 + [-480] * 4
 
 
 def test_solar_net_equals_fwd_minus_rev(world_conn, rows) -> None:
