@@ -193,9 +193,9 @@ def _full_refresh_reason(
         return "first run"
     if previous.models_hash != fingerprint:
         return "models changed since the last run"
-    missing = [m.name for m in active if m.materialized != "view" and m.relation not in tables]
+    missing = [m.name for m in active if m.relation not in tables]
     if missing:
-        return f"tables not built yet: {', '.join(missing)}"
+        return f"not built yet: {', '.join(missing)}"
     for table in (state.READINGS, state.BILLS):
         if table in tables and not _has_column(conn, table, state.LOAD_ID):
             return f"{table} has no {state.LOAD_ID} column to find new rows by"

@@ -101,7 +101,7 @@ def test_models_wait_for_their_raw_tables(loader: RawLoader) -> None:
     loader.load(bills=world.initial_bills())
     summary = transforms.run(loader.db_path)
     assert summary.mode == "full"
-    assert summary.reason == "tables not built yet: bill_reconciliation"
+    assert summary.reason == "not built yet: stg_bills, bill_reconciliation"
     assert summary.skipped == {}
     assert summary.model("bill_reconciliation").rows_inserted == 4
 
