@@ -86,6 +86,7 @@ def test_incremental_run_recomputes_only_what_the_load_touched(loaded: RawLoader
     }
     assert summary.bills_in_scope == 3
 
+    _assert_grains_unique(loaded.db_path)
     incremental = snapshot(loaded.db_path)
     rebuilt = transforms.run(loaded.db_path, full_refresh=True)
     assert rebuilt.mode == "full"
@@ -156,6 +157,17 @@ def test_changed_models_force_a_full_rebuild(loaded: RawLoader, tmp_path: Path) 
         target.write_text(model.sql + "\n-- an edit\n")
     summary = transforms.run(loaded.db_path, models_dir=models_dir)
     assert (summary.mode, summary.reason) == ("full", "models changed since the last run")
+
+
+def _assert_grains_unique(db: Path) -> None:
+    conn = duckdb.connect(str(db), read_only=True)
+    for model in TABLES:
+        key = ", ".join(model.unique_key)
+        duplicates = conn.execute(
+            f"select {key} from {model.relation} group by {key} having count(*) > 1"
+        ).fetchall()
+        assert duplicates == [], model.name
+    conn.close()
 
 
 def _columns(db: Path, relation: str) -> list[str]:

@@ -122,6 +122,8 @@ def test_without_load_ids_every_run_is_a_full_one(tmp_path) -> None:
     assert summary.reason == (
         "utilityapi.interval_readings has no _dlt_load_id column to find new rows by"
     )
+    # the runner leaves the caller's connection free: no unfinished result, no transaction
+    assert conn.sql("select count(*) from analytics.meter_daily_usage").fetchall() == [(1,)]
     conn.close()
 
 
