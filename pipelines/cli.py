@@ -235,32 +235,18 @@ def _add_db_options(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_load(args: argparse.Namespace) -> int:
-    from sources.utilityapi import LoadReport
-
-    from .pipeline import LoadOptions, run_load
-    from .summary import Progress
-
     with api_endpoint(args) as (base_url, token):
-        options = LoadOptions(
-            api_token=token,
-            base_url=base_url,
-            db_path=args.db,
-            dataset=args.dataset,
+        options = _load_options(
+            args,
+            base_url,
+            token,
             resources=args.resources or (),
             meters=args.meters,
             start_date=args.start_date,
             full_refresh=args.full_refresh,
-            rate_limit=args.rate_limit,
-            max_concurrency=args.concurrency,
             lookback_days=args.lookback_days,
         )
-        report = LoadReport()
-        try:
-            with Progress(report):
-                result = run_load(options, report)
-        except Exception as exc:  # noqa: BLE001 - reported, then the exit status says failed
-            return _fail(exc, base_url, args.db, args.dataset, report)
-        return _print_load(result, base_url, args)
+        return _load_and_report(options, args)
 
 
 def _load_options(args: argparse.Namespace, base_url: str, token: str, **extra: Any) -> Any:
@@ -278,11 +264,6 @@ def _load_options(args: argparse.Namespace, base_url: str, token: str, **extra: 
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
-    from sources.utilityapi import LoadReport
-
-    from .pipeline import run_load
-    from .summary import Progress
-
     with api_endpoint(args) as (base_url, token):
         options = _load_options(
             args,
@@ -292,13 +273,23 @@ def cmd_backfill(args: argparse.Namespace) -> int:
             meters=args.meters,
             backfill={uid: args.since for uid in args.meters},
         )
-        report = LoadReport()
-        try:
-            with Progress(report):
-                result = run_load(options, report)
-        except Exception as exc:  # noqa: BLE001
-            return _fail(exc, base_url, args.db, args.dataset, report)
-        return _print_load(result, base_url, args)
+        return _load_and_report(options, args)
+
+
+def _load_and_report(options: Any, args: argparse.Namespace) -> int:
+    """Run a load with progress on a terminal; print the summary or the failure."""
+    from sources.utilityapi import LoadReport
+
+    from .pipeline import run_load
+    from .summary import Progress
+
+    report = LoadReport()
+    try:
+        with Progress(report):
+            result = run_load(options, report)
+    except Exception as exc:  # noqa: BLE001 - reported, then the exit status says failed
+        return _fail(exc, options.base_url, args.db, args.dataset, report)
+    return _print_load(result, options.base_url, args)
 
 
 def cmd_test_submit(args: argparse.Namespace) -> int:
