@@ -1,5 +1,6 @@
 # Two commands do all set-up on a fresh machine with Python 3.11:
-#   make demo   loads the embedded sandbox into data/uapi.duckdb and prints the summary
+#   make demo   loads the embedded sandbox into data/uapi.duckdb, builds the analytics tables
+#               and prints the summary
 #   make test   runs the test suite
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv

@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_collect(commands)
     _add_webhooks(commands)
     _add_events(commands)
+    _add_transform(commands)
     add_sandbox_subcommands(commands)
     return parser
 
@@ -66,6 +67,36 @@ def _add_load(commands: Any) -> None:
         f"{settings.DEFAULT_LOOKBACK_DAYS:g})",
     )
     load.set_defaults(func=cmd_load)
+
+
+def _add_transform(commands: Any) -> None:
+    transform = commands.add_parser(
+        "transform",
+        help="build the analytics tables (incrementally unless --full-refresh)",
+        description="Bring the `analytics` tables up to date with the raw tables: only the "
+        "meters and days that loads since the last run touched are recomputed.",
+    )
+    from .pipeline import DEFAULT_DB
+
+    transform.add_argument(
+        "--db", type=Path, default=DEFAULT_DB, help=f"DuckDB file ({DEFAULT_DB})"
+    )
+    transform.add_argument(
+        "--full-refresh", action="store_true", help="rebuild every table from the raw tables"
+    )
+    transform.set_defaults(func=cmd_transform)
+
+
+def cmd_transform(args: argparse.Namespace) -> int:
+    from transforms import run
+
+    from .summary import format_transform
+
+    if not args.db.exists():
+        print(f"no database at {args.db}: run `uapi load` first")
+        return EXIT_FAILED
+    print(format_transform(run(args.db, full_refresh=args.full_refresh)))
+    return 0
 
 
 def _add_backfill(commands: Any) -> None:
@@ -204,36 +235,18 @@ def _add_db_options(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_load(args: argparse.Namespace) -> int:
-    from sources.utilityapi import LoadReport
-
-    from .pipeline import LoadOptions, run_load
-    from .summary import Progress, format_summary, report_dict, write_report
-
     with api_endpoint(args) as (base_url, token):
-        options = LoadOptions(
-            api_token=token,
-            base_url=base_url,
-            db_path=args.db,
-            dataset=args.dataset,
+        options = _load_options(
+            args,
+            base_url,
+            token,
             resources=args.resources or (),
             meters=args.meters,
             start_date=args.start_date,
             full_refresh=args.full_refresh,
-            rate_limit=args.rate_limit,
-            max_concurrency=args.concurrency,
             lookback_days=args.lookback_days,
         )
-        report = LoadReport()
-        try:
-            with Progress(report):
-                result = run_load(options, report)
-        except Exception as exc:  # noqa: BLE001 - reported, then the exit status says failed
-            return _fail(exc, base_url, args.db, args.dataset, report)
-        summary = report_dict(result, base_url=base_url, db_path=args.db, dataset=args.dataset)
-        path = write_report(summary, args.db)
-        print(format_summary(summary))
-        print(f"\nRun report: {path}")
-    return 0
+        return _load_and_report(options, args)
 
 
 def _load_options(args: argparse.Namespace, base_url: str, token: str, **extra: Any) -> Any:
@@ -251,11 +264,6 @@ def _load_options(args: argparse.Namespace, base_url: str, token: str, **extra: 
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
-    from sources.utilityapi import LoadReport
-
-    from .pipeline import run_load
-    from .summary import Progress, format_summary, report_dict, write_report
-
     with api_endpoint(args) as (base_url, token):
         options = _load_options(
             args,
@@ -265,16 +273,23 @@ def cmd_backfill(args: argparse.Namespace) -> int:
             meters=args.meters,
             backfill={uid: args.since for uid in args.meters},
         )
-        report = LoadReport()
-        try:
-            with Progress(report):
-                result = run_load(options, report)
-        except Exception as exc:  # noqa: BLE001
-            return _fail(exc, base_url, args.db, args.dataset, report)
-        summary = report_dict(result, base_url=base_url, db_path=args.db, dataset=args.dataset)
-        print(format_summary(summary))
-        print(f"\nRun report: {write_report(summary, args.db)}")
-    return 0
+        return _load_and_report(options, args)
+
+
+def _load_and_report(options: Any, args: argparse.Namespace) -> int:
+    """Run a load with progress on a terminal; print the summary or the failure."""
+    from sources.utilityapi import LoadReport
+
+    from .pipeline import run_load
+    from .summary import Progress
+
+    report = LoadReport()
+    try:
+        with Progress(report):
+            result = run_load(options, report)
+    except Exception as exc:  # noqa: BLE001 - reported, then the exit status says failed
+        return _fail(exc, options.base_url, args.db, args.dataset, report)
+    return _print_load(result, options.base_url, args)
 
 
 def cmd_test_submit(args: argparse.Namespace) -> int:
@@ -490,6 +505,28 @@ def _secret(key: str) -> str | None:
     except Exception:  # noqa: BLE001
         return None
     return str(value) if value else None
+
+
+def _print_load(result: Any, base_url: str, args: argparse.Namespace) -> int:
+    from .summary import format_summary, format_transform, report_dict, write_report
+
+    summary = report_dict(result, base_url=base_url, db_path=args.db, dataset=args.dataset)
+    path = write_report(summary, args.db)
+    print(format_summary(summary))
+    print()
+    if result.transform is not None:
+        print(format_transform(result.transform))
+    elif result.transform_skipped:
+        print(f"transform skipped: {result.transform_skipped}")
+    print(f"\nRun report: {path}")
+    if result.transform_error:
+        print(
+            f"uapi: the load is committed, but the transform failed: {result.transform_error}. "
+            "Run `uapi transform` to retry it.",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    return 0
 
 
 @contextlib.contextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 import time
 from collections.abc import Sequence
@@ -12,11 +13,16 @@ from typing import Any
 import dlt
 from dlt.pipeline.pipeline import Pipeline
 
+import transforms
 from sources.utilityapi import LoadReport, UtilityAPIClient, utilityapi
 from sources.utilityapi.clock import SYSTEM_CLOCK, Clock
+from transforms import RunSummary
+from transforms.project import SOURCE_SCHEMA
 
 # Not data/utilityapi.duckdb: DuckDB cannot tell a schema from a database of the same name.
 DEFAULT_DB = Path("data/uapi.duckdb")
+logger = logging.getLogger(__name__)
+
 DEFAULT_DATASET = "utilityapi"
 PIPELINE_NAME = "utilityapi"
 RESOURCES = ("authorizations", "meters", "bills", "interval_readings", "events", "meter_access")
@@ -39,6 +45,7 @@ class LoadOptions:
     max_concurrency: int | None = None
     lookback_days: float | None = None
     intervals_page_size: int | None = None
+    transform: bool = True
     authorizations: Sequence[str] | None = None
     backfill: dict[str, str | None] | None = None
     refresh: Sequence[str] | None = None
@@ -52,6 +59,9 @@ class LoadResult:
     row_counts: dict[str, int]
     duration_seconds: float
     load_ids: list[str] = field(default_factory=list)
+    transform: RunSummary | None = None
+    transform_skipped: str | None = None
+    transform_error: str | None = None
 
 
 def make_pipeline(db_path: Path, dataset: str = DEFAULT_DATASET) -> Pipeline:
@@ -135,9 +145,26 @@ def run_load(options: LoadOptions, report: LoadReport | None = None) -> LoadResu
     finally:
         client.close()
     row_counts = dict(pipeline.last_trace.last_normalize_info.row_counts)
-    return LoadResult(
+    result = LoadResult(
         report=report,
         row_counts={k: v for k, v in row_counts.items() if not k.startswith("_dlt")},
-        duration_seconds=time.perf_counter() - started,
+        duration_seconds=0.0,
         load_ids=list(info.loads_ids),
     )
+    if options.transform:
+        if options.dataset == SOURCE_SCHEMA:
+            # Its own transaction: if it fails, the load stays committed and the next
+            # transform run recomputes what this one would have.
+            try:
+                result.transform = transforms.run(
+                    options.db_path, full_refresh=options.full_refresh
+                )
+            except Exception as exc:  # noqa: BLE001 - the load is committed; reported
+                logger.error("transform failed after a committed load: %s", exc)
+                result.transform_error = f"{type(exc).__name__}: {exc}"
+        else:
+            result.transform_skipped = (
+                f"the analytics models read the '{SOURCE_SCHEMA}' schema, not '{options.dataset}'"
+            )
+    result.duration_seconds = time.perf_counter() - started
+    return result

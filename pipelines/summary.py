@@ -32,9 +32,26 @@ def report_dict(
         "rows_loaded": result.row_counts,
         "load_ids": result.load_ids,
         **result.report.as_dict(),
+        "transform": _transform_dict(result),
         "activate_not_activated": activation_command([m.uid for m in result.report.not_activated])
         if result.report.not_activated
         else None,
+    }
+
+
+def _transform_dict(result: LoadResult) -> dict[str, Any] | None:
+    summary = result.transform
+    if result.transform_error:
+        return {"error": result.transform_error}
+    if summary is None:
+        return {"skipped": result.transform_skipped} if result.transform_skipped else None
+    return {
+        "run_id": summary.run_id,
+        "mode": summary.mode,
+        "reason": summary.reason,
+        "seconds": round(summary.seconds, 3),
+        "meters_recomputed": len(summary.meter_days),
+        "rows": {m.name: m.rows_inserted for m in summary.models if m.materialized != "view"},
     }
 
 
@@ -102,6 +119,28 @@ def format_summary(report: dict[str, Any]) -> str:
         for table, detail in problems.items():
             for kind, count in detail["counts"].items():
                 lines.append(f"  {table}: {count} x {kind}")
+    return "\n".join(lines)
+
+
+def format_transform(summary: Any) -> str:
+    """What a transform run did: mode, why, what it recomputed and how long each model took."""
+    lines = [
+        f"transform run {summary.run_id}: {summary.mode} ({summary.reason}) "
+        f"in {summary.seconds:.2f}s"
+    ]
+    if summary.meter_days:
+        days = sum((s.to_local_date - s.from_local_date).days + 1 for s in summary.meter_days)
+        lines.append(
+            f"  recomputed {len(summary.meter_days)} meters, {days} meter-days, "
+            f"{summary.bills_in_scope} bills"
+        )
+    for model in summary.models:
+        if model.materialized != "view":
+            lines.append(
+                f"  {model.name:<24} {model.rows_inserted:>10} rows  {model.seconds:6.2f}s"
+            )
+    for name, why in summary.skipped.items():
+        lines.append(f"  {name:<24} skipped: {why}")
     return "\n".join(lines)
 
 

@@ -28,7 +28,6 @@ from .readings import (
     READINGS_SCHEMA,
     ReadingProblems,
     decode_intervals_page,
-    unique_readings,
 )
 from .records import (
     ACCESS_HINTS,
@@ -269,7 +268,7 @@ def intervals(context: _Context) -> DltResource:
 
         def flush() -> Iterator[Any]:
             nonlocal hints
-            table = unique_readings(batch.take())
+            table = batch.take()
             if hints is not None:
                 yield dlt.mark.with_hints(table, hints)
                 hints = None

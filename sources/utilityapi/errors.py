@@ -79,61 +79,49 @@ class MalformedResponseError(UtilityAPIError):
     """A response was not the JSON the contract promises, after every retry."""
 
 
+_BY_STATUS: dict[int, tuple[type[UtilityAPIError], str]] = {
+    401: (
+        AuthenticationError,
+        "UtilityAPI rejected the API token (401) on {endpoint}{detail}. " + TOKEN_HELP,
+    ),
+    402: (
+        PaymentRequiredError,
+        "UtilityAPI answered 402 Payment Required on {endpoint}{detail}. " + PREPAID_HELP,
+    ),
+    403: (
+        PermissionDeniedError,
+        "UtilityAPI refused {endpoint} (403){detail}. Only test "
+        "authorizations can be deleted; use revoke for real ones, and check the token belongs "
+        "to this account.",
+    ),
+    404: (
+        NotFoundError,
+        "UtilityAPI found nothing at {endpoint} (404){detail}. The uid may be "
+        "wrong, deleted or revoked, or belong to another account.",
+    ),
+}
+_BY_KIND: dict[str, tuple[type[UtilityAPIError], str]] = {
+    "expired_or_revoked": (
+        ExpiredOrRevokedError,
+        "UtilityAPI refused {endpoint}: every meter "
+        "asked for belongs to an expired or revoked authorization{detail}. Ask the customer to "
+        "re-authorize.",
+    ),
+}
+_OTHER = (BadRequestError, "UtilityAPI answered {status} with {what} on {endpoint}{detail}.")
+
+
 def error_for_status(status: int, body: Any, endpoint: str) -> UtilityAPIError:
     """Map a 4xx response to the error a user can act on."""
     kind, description = _error_fields(body)
-    detail = f" ({description})" if description else ""
-    if status == 401:
-        return AuthenticationError(
-            f"UtilityAPI rejected the API token (401) on {endpoint}{detail}. {TOKEN_HELP}",
-            status=status,
-            kind=kind,
-            description=description,
-            endpoint=endpoint,
-        )
-    if status == 402:
-        return PaymentRequiredError(
-            f"UtilityAPI answered 402 Payment Required on {endpoint}{detail}. {PREPAID_HELP}",
-            status=status,
-            kind=kind,
-            description=description,
-            endpoint=endpoint,
-        )
-    if status == 403:
-        return PermissionDeniedError(
-            f"UtilityAPI refused {endpoint} (403){detail}. Only test authorizations can be "
-            "deleted; use revoke for real ones, and check the token belongs to this account.",
-            status=status,
-            kind=kind,
-            description=description,
-            endpoint=endpoint,
-        )
-    if status == 404:
-        return NotFoundError(
-            f"UtilityAPI found nothing at {endpoint} (404){detail}. The uid may be wrong, "
-            "deleted or revoked, or belong to another account.",
-            status=status,
-            kind=kind,
-            description=description,
-            endpoint=endpoint,
-        )
-    if kind == "expired_or_revoked":
-        return ExpiredOrRevokedError(
-            f"UtilityAPI refused {endpoint}: every meter asked for belongs to an expired or "
-            f"revoked authorization{detail}. Ask the customer to re-authorize.",
-            status=status,
-            kind=kind,
-            description=description,
-            endpoint=endpoint,
-        )
-    what = f"'{kind}'" if kind else "an error"
-    return BadRequestError(
-        f"UtilityAPI answered {status} with {what} on {endpoint}{detail}.",
-        status=status,
-        kind=kind,
-        description=description,
+    cls, template = _BY_STATUS.get(status) or _BY_KIND.get(kind or "") or _OTHER
+    message = template.format(
         endpoint=endpoint,
+        status=status,
+        detail=f" ({description})" if description else "",
+        what=f"'{kind}'" if kind else "an error",
     )
+    return cls(message, status=status, kind=kind, description=description, endpoint=endpoint)
 
 
 def _error_fields(body: Any) -> tuple[str | None, str | None]:

@@ -97,12 +97,13 @@ def decode_intervals_page(content: bytes, problems: ReadingProblems) -> Page[pa.
     strings, legacy kwh-only readings, a bare array) goes through the tolerant dict path.
     """
     try:
-        return _arrow_page(content, problems)
+        page = _arrow_page(content, problems)
     except (pa.ArrowInvalid, _Unusual):
-        pass
-    page = json_page(content, "intervals")
-    with gc_paused():
-        return Page(readings_table(page.items, problems), page.next)
+        parsed = json_page(content, "intervals")
+        with gc_paused():
+            page = Page(readings_table(parsed.items, problems), parsed.next)
+    # Here, in the fetching thread: Arrow's group-by releases the GIL, so pages dedupe in parallel.
+    return Page(unique_readings(page.items), page.next)
 
 
 class _Unusual(Exception):

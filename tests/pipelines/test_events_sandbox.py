@@ -35,6 +35,7 @@ def world(tmp_path):
             db_path=tmp_path / "w.duckdb",
             rate_limit=0,
             clock=clock,
+            transform=False,
         )
         processor = EventProcessor(inbox, options, clock=clock, quiet_seconds=5)
         with serve_asgi(receiver_app(inbox, SECRET, clock=clock)) as root:

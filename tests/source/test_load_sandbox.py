@@ -35,6 +35,7 @@ def options(sb: Sandbox, db: Path, clock: FakeClock, **extra) -> LoadOptions:
         db_path=db,
         rate_limit=0,
         clock=clock,
+        transform=False,
         **extra,
     )
 
