@@ -1,7 +1,7 @@
 """`python -m bench`: run the five scenarios and write bench/results.md and results.json.
 
-    python -m bench            # the full suite (make bench): 3 runs each, about 10 minutes
-    python -m bench --smoke    # a tiny version of every scenario, one run (make bench-smoke)
+python -m bench            # the full suite (make bench): 3 runs each, about 10 minutes
+python -m bench --smoke    # a tiny version of every scenario, one run (make bench-smoke)
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ FULL = Plan(
     backfill=World(meters=100, days=730),
     memory_small=World(meters=10, days=730),
     throughput=World(meters=20, days=730),
-    rest_api_meters=1,
+    rest_api_meters=2,
     k_changed=5,
 )
 SMOKE = Plan(
@@ -75,7 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     backfill_runs = []
     for i in range(runs):
         _say(f"scenario 1+2 (+5): run {i + 1}/{runs}")
-        profile = work / "profiles" / "backfill.speedscope.json" if args.profile and i == 0 else None
+        profile = (
+            work / "profiles" / "backfill.speedscope.json" if args.profile and i == 0 else None
+        )
         backfill_runs.append(
             backfill.run_once(
                 plan.backfill,

@@ -10,14 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .backfill import LATENCY_MS
+from .backfill import LATENCY_MS, LOAD_ONLY
 from .common import API_RATE, World, fresh_dir, run_child_load, sandbox_process
 
 
 def run_small(world: World, work: Path) -> dict[str, Any]:
     cfg = world.config(rate_limit=API_RATE, latency_ms=LATENCY_MS)
     with sandbox_process(cfg) as sb:
-        load = run_child_load(sb, fresh_dir(work) / "uapi_bench.duckdb")
+        load = run_child_load(sb, fresh_dir(work) / "uapi_bench.duckdb", options=LOAD_ONLY)
     return {
         "wall_seconds": load["wall_seconds"],
         "peak_rss_bytes": load["peak_rss_bytes"],

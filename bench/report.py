@@ -73,37 +73,159 @@ def _figures(r: dict[str, Any]) -> list[Figure]:
     big = [x["peak_rss_bytes"] for x in b]
     figs = [
         Figure("backfill_readings", "1 · readings loaded", [x["readings"] for x in b], digits=0),
-        Figure("backfill_requests", "1 · requests made", [x["client_requests"] for x in b], digits=0),
-        Figure("backfill_min_requests", "1 · fewest requests the data allows (1000/page)", [floor] * len(b), digits=0),
-        Figure("backfill_requests_vs_min", "1 · requests made ÷ fewest possible", [x["client_requests"] / floor for x in b], "×"),
+        Figure(
+            "backfill_requests", "1 · requests made", [x["client_requests"] for x in b], digits=0
+        ),
+        Figure(
+            "backfill_min_requests",
+            "1 · fewest requests the data allows (1000/page)",
+            [floor] * len(b),
+            digits=0,
+        ),
+        Figure(
+            "backfill_requests_vs_min",
+            "1 · requests made ÷ fewest possible",
+            [x["client_requests"] / floor for x in b],
+            "×",
+        ),
         Figure("backfill_wall", "1 · wall time", [x["wall_seconds"] for x in b], "s", digits=1),
-        Figure("backfill_floor", "1 · floor: requests ÷ 50/s", [x["floor_seconds"] for x in b], "s", digits=1),
-        Figure("backfill_ratio_to_floor", "1 · wall ÷ floor", [x["ratio_to_floor"] for x in b], "×", "≤ 1.10", lambda v: v <= 1.10),
-        Figure("backfill_client_cpu", "1 · client CPU time (all threads)", [x["cpu_seconds"] for x in b], "s", digits=1),
-        Figure("backfill_sandbox_cpu", "1 · sandbox CPU time (its own process)", [x["sandbox_cpu_seconds"] for x in b], "s", digits=1),
+        Figure(
+            "backfill_floor",
+            "1 · floor: requests ÷ 50/s",
+            [x["floor_seconds"] for x in b],
+            "s",
+            digits=1,
+        ),
+        Figure(
+            "backfill_ratio_to_floor",
+            "1 · wall ÷ floor",
+            [x["ratio_to_floor"] for x in b],
+            "×",
+            "≤ 1.10",
+            lambda v: v <= 1.10,
+        ),
+        Figure(
+            "backfill_client_cpu",
+            "1 · client CPU time (all threads)",
+            [x["cpu_seconds"] for x in b],
+            "s",
+            digits=1,
+        ),
+        Figure(
+            "backfill_sandbox_cpu",
+            "1 · sandbox CPU time (its own process)",
+            [x["sandbox_cpu_seconds"] for x in b],
+            "s",
+            digits=1,
+        ),
         Figure("backfill_429", "1 · 429 answers", [x["status_429"] for x in b], digits=0),
         Figure(
             "unchanged_meter_requests",
             "2 · bills/intervals requests for unchanged meters (both incremental runs)",
-            [run["nothing_new"]["unchanged_meter_requests"] + run["k_new"]["unchanged_meter_requests"] for run in back],
+            [
+                run["nothing_new"]["unchanged_meter_requests"]
+                + run["k_new"]["unchanged_meter_requests"]
+                for run in back
+            ],
             target="0",
             check=lambda v: v == 0,
             digits=0,
         ),
-        Figure("nothing_new_requests", "2 · requests, run with nothing new", [sum(run["nothing_new"]["sandbox_requests_by_endpoint"].values()) for run in back], digits=0),
-        Figure("k_new_meters", "2 · meters whose listing changed (k run)", [len(run["k_new"]["meters_with_new_data"]) for run in back], digits=0),
-        Figure("k_new_requests", "2 · requests, run with k meters changed", [sum(run["k_new"]["sandbox_requests_by_endpoint"].values()) for run in back], digits=0),
-        Figure("ours_readings_per_second", "3 · connector readings/s (run_load, end to end)", ours, "/s", digits=0),
-        Figure("rest_api_readings_per_second", "3 · rest_api_source datapoint rows/s", rest, "/s", digits=0),
-        Figure("duckdb_json_readings_per_second", "3 · DuckDB read_json flattening rows/s", duck, "/s", digits=0),
-        Figure("speedup_vs_rest_api", "3 · connector ÷ rest_api_source", [a / b_ for a, b_ in zip(ours, rest, strict=True)], "×", "≥ 100", lambda v: v >= 100),
-        Figure("ratio_to_duckdb_json", "3 · connector ÷ DuckDB JSON", [a / b_ for a, b_ in zip(ours, duck, strict=True)], "×", "≥ 0.5", lambda v: v >= 0.5),
-        Figure("rest_api_lost_rows", "3 · rest_api incremental: rows lost vs sandbox", [tp["rest_api_incremental"]["lost_rows"]], digits=0),
-        Figure("rest_api_duplicated_rows", "3 · rest_api incremental: rows duplicated", [tp["rest_api_incremental"]["duplicated_rows"]], digits=0),
-        Figure("memory_small_readings", "4 · readings, small load", [x["readings"] for x in r["memory_small_runs"]], digits=0),
-        Figure("memory_small_rss", "4 · peak RSS, small load", [v / MIB for v in small], "MiB", digits=0),
-        Figure("memory_large_rss", "4 · peak RSS, large load (scenario 1)", [v / MIB for v in big], "MiB", digits=0),
-        Figure("memory_growth", "4 · peak RSS large ÷ small", [a / s for a, s in zip(big, small, strict=True)], "×", "≤ 1.3", lambda v: v <= 1.3),
+        Figure(
+            "nothing_new_requests",
+            "2 · requests, run with nothing new",
+            [sum(run["nothing_new"]["sandbox_requests_by_endpoint"].values()) for run in back],
+            digits=0,
+        ),
+        Figure(
+            "k_new_meters",
+            "2 · meters whose listing changed (k run)",
+            [len(run["k_new"]["meters_with_new_data"]) for run in back],
+            digits=0,
+        ),
+        Figure(
+            "k_new_requests",
+            "2 · requests, run with k meters changed",
+            [sum(run["k_new"]["sandbox_requests_by_endpoint"].values()) for run in back],
+            digits=0,
+        ),
+        Figure(
+            "ours_readings_per_second",
+            "3 · connector readings/s (run_load, end to end)",
+            ours,
+            "/s",
+            digits=0,
+        ),
+        Figure(
+            "rest_api_readings_per_second",
+            "3 · rest_api_source datapoint rows/s",
+            rest,
+            "/s",
+            digits=0,
+        ),
+        Figure(
+            "duckdb_json_readings_per_second",
+            "3 · DuckDB read_json flattening rows/s",
+            duck,
+            "/s",
+            digits=0,
+        ),
+        Figure(
+            "speedup_vs_rest_api",
+            "3 · connector ÷ rest_api_source",
+            [a / b_ for a, b_ in zip(ours, rest, strict=True)],
+            "×",
+            "≥ 100",
+            lambda v: v >= 100,
+        ),
+        Figure(
+            "ratio_to_duckdb_json",
+            "3 · connector ÷ DuckDB JSON",
+            [a / b_ for a, b_ in zip(ours, duck, strict=True)],
+            "×",
+            "≥ 0.5",
+            lambda v: v >= 0.5,
+        ),
+        Figure(
+            "rest_api_lost_rows",
+            "3 · rest_api incremental: rows lost vs sandbox",
+            [tp["rest_api_incremental"]["lost_rows"]],
+            digits=0,
+        ),
+        Figure(
+            "rest_api_duplicated_rows",
+            "3 · rest_api incremental: rows duplicated",
+            [tp["rest_api_incremental"]["duplicated_rows"]],
+            digits=0,
+        ),
+        Figure(
+            "memory_small_readings",
+            "4 · readings, small load",
+            [x["readings"] for x in r["memory_small_runs"]],
+            digits=0,
+        ),
+        Figure(
+            "memory_small_rss",
+            "4 · peak RSS, small load",
+            [v / MIB for v in small],
+            "MiB",
+            digits=0,
+        ),
+        Figure(
+            "memory_large_rss",
+            "4 · peak RSS, large load (scenario 1)",
+            [v / MIB for v in big],
+            "MiB",
+            digits=0,
+        ),
+        Figure(
+            "memory_growth",
+            "4 · peak RSS large ÷ small",
+            [a / s for a, s in zip(big, small, strict=True)],
+            "×",
+            "≤ 1.3",
+            lambda v: v <= 1.3,
+        ),
     ]
     figs += _transform_figures(back)
     return figs
@@ -115,8 +237,18 @@ def _transform_figures(back: list[dict[str, Any]]) -> list[Figure]:
         return []
     inc = [run["after_increment"] for run in back if "meter_days" in run["after_increment"]]
     figs = [
-        Figure("transform_seconds", "5 · transforms full build", [x["transform_seconds"] for x in done], "s"),
-        Figure("ctas_seconds", "5 · DuckDB create table as select * (raw readings)", [x["ctas_seconds"] for x in done], "s"),
+        Figure(
+            "transform_seconds",
+            "5 · transforms full build",
+            [x["transform_seconds"] for x in done],
+            "s",
+        ),
+        Figure(
+            "ctas_seconds",
+            "5 · DuckDB create table as select * (raw readings)",
+            [x["ctas_seconds"] for x in done],
+            "s",
+        ),
         Figure(
             "transform_ratio",
             "5 · build ÷ copy",
@@ -128,15 +260,50 @@ def _transform_figures(back: list[dict[str, Any]]) -> list[Figure]:
     ]
     if inc:
         figs += [
-            Figure("transform_incremental_seconds", "5 · incremental transform after the k-meter load", [x["seconds"] for x in inc], "s"),
-            Figure("transform_incremental_meter_days", "5 · meter-days recomputed", [x["meter_days"] for x in inc], digits=0),
-            Figure("loaded_meter_days", "5 · meter-days the load touched", [x["loaded_meter_days"] for x in inc], digits=0),
             Figure(
-                "transform_untouched_meter_days",
-                "5 · meter-days recomputed that no load touched",
-                [x["untouched_meter_days"] for x in inc],
+                "transform_incremental_seconds",
+                "5 · incremental transform after the k-meter load",
+                [x["seconds"] for x in inc],
+                "s",
+            ),
+            Figure(
+                "transform_incremental_meters",
+                "5 · meters recomputed (k run)",
+                [len(x["meters_recomputed"]) for x in inc],
+                digits=0,
+            ),
+            Figure(
+                "transform_extra_meters",
+                "5 · meters recomputed that the load did not touch",
+                [len(x["extra_meters"]) for x in inc],
                 target="0",
                 check=lambda v: v == 0,
+                digits=0,
+            ),
+            Figure(
+                "loaded_meter_days",
+                "5 · meter-days the load wrote (7-day lookback)",
+                [x["loaded_meter_days"] for x in inc],
+                digits=0,
+            ),
+            Figure(
+                "transform_incremental_meter_days",
+                "5 · meter-days recomputed",
+                [x["meter_days"] for x in inc],
+                digits=0,
+            ),
+            Figure(
+                "transform_meter_days_beyond_scope",
+                "5 · meter-days recomputed beyond loaded + 3/meter margin",
+                [x["meter_days_beyond_scope"] for x in inc],
+                target="0",
+                check=lambda v: v == 0,
+                digits=0,
+            ),
+            Figure(
+                "total_meter_days",
+                "5 · meter-days in the database",
+                [x["total_meter_days"] for x in inc],
                 digits=0,
             ),
         ]
@@ -172,7 +339,7 @@ def markdown(s: dict[str, Any]) -> str:
         "| figure | median | min – max | target | met |",
         "|---|---:|---:|---:|:-:|",
     ]
-    for key, f in s["figures"].items():
+    for f in s["figures"].values():
         digits = f.get("digits", 2)
         met = {True: "yes", False: "**no**", None: ""}[f["met"]]
         unit = f" {f['unit']}" if f["unit"] and f["unit"] not in ("×", "/s") else f["unit"]
@@ -189,7 +356,6 @@ def markdown(s: dict[str, Any]) -> str:
 
 def _world(w: dict[str, Any]) -> str:
     return f"{w['meters']} meters × {w['days']} days"
-
 
 
 def _details(s: dict[str, Any]) -> list[str]:
@@ -209,10 +375,16 @@ def _details(s: dict[str, Any]) -> list[str]:
         "dlt steps (s): " + ", ".join(f"{k} {v:.1f}" for k, v in b["steps"].items()),
         "",
         "Scenario 2 — run with nothing new: "
-        + _endpoints(first["nothing_new"]["client_requests_by_endpoint"], first["nothing_new"]["sandbox_requests_by_endpoint"]),
+        + _endpoints(
+            first["nothing_new"]["client_requests_by_endpoint"],
+            first["nothing_new"]["sandbox_requests_by_endpoint"],
+        ),
         "",
         f"Run with {len(first['k_new']['meters_with_new_data'])} meters changed: "
-        + _endpoints(first["k_new"]["client_requests_by_endpoint"], first["k_new"]["sandbox_requests_by_endpoint"]),
+        + _endpoints(
+            first["k_new"]["client_requests_by_endpoint"],
+            first["k_new"]["sandbox_requests_by_endpoint"],
+        ),
         "",
     ]
     inc = s["throughput"]["rest_api_incremental"]

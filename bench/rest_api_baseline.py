@@ -1,8 +1,8 @@
 """The generic alternative: dlt's own `rest_api_source` set up for UtilityAPI as a user would.
 
-Bearer auth, the `next` link paginator, meters → intervals per meter through the parent's
-`uid` bound to the `meters` query param, `data_selector: intervals`, and incremental loading the way dlt's docs show
-it: a cursor on the objects' `updated`, sent as the `start` param, with `merge` on `uid`.
+Bearer auth, the `next` link paginator, meters → intervals per meter (the parent's `uid` bound
+to the `meters` query param), `data_selector: intervals`, and incremental loading the way dlt's
+docs show it: a cursor on the objects' `updated` sent as the `start` param, `merge` on `uid`.
 Run as `python -m bench.rest_api_baseline '<json spec>'` so it has its own process.
 """
 

@@ -18,6 +18,8 @@ from typing import Any
 import duckdb
 import orjson
 
+from sandbox import Sandbox
+
 from . import rest_api_baseline
 from .common import (
     World,
@@ -27,7 +29,6 @@ from .common import (
     run_child_load,
     sandbox_process,
 )
-from sandbox import Sandbox
 
 # Room for every rendered page of the worlds used here (the default cache is 256 MiB).
 CACHE_BYTES = 6 << 30
@@ -107,7 +108,8 @@ def run(world: World, work: Path, *, runs: int, rest_meters: int) -> dict[str, A
 
 
 def _ours(sb: Sandbox, work: Path) -> dict[str, Any]:
-    load = run_child_load(sb, fresh_dir(work) / "uapi_bench.duckdb", options={"rate_limit": 0})
+    db = fresh_dir(work) / "uapi_bench.duckdb"
+    load = run_child_load(sb, db, options={"rate_limit": 0, "transform": False})
     rows = load["row_counts"].get("interval_readings", 0)
     return {**load, "readings": rows, "readings_per_second": rows / load["wall_seconds"]}
 
@@ -119,10 +121,13 @@ def _active_meters(sb: Sandbox) -> list[dict[str, Any]]:
 
 
 def _mixed_meters(meters: list[dict[str, Any]], n: int) -> list[str]:
-    """n meters of different kinds (the sandbox cycles kinds over meters in creation order)."""
-    ordered = sorted(meters, key=lambda m: str(m["uid"]))
-    step = max(1, len(ordered) // max(1, n))
-    return [str(m["uid"]) for m in ordered[::step][:n]]
+    """n meters spread over the world's sizes: 15-minute and hourly meters alike.
+
+    The meters at evenly spaced quantiles of `interval_count` (for two: the 25th and 75th).
+    """
+    ordered = sorted(meters, key=lambda m: (m["interval_count"], str(m["uid"])))
+    picks = [int(len(ordered) * (2 * i + 1) / (2 * n)) for i in range(n)]
+    return [str(ordered[min(i, len(ordered) - 1)]["uid"]) for i in picks]
 
 
 def _save_pages(sb: Sandbox, meters: list[dict[str, Any]], out: Path) -> dict[str, Any]:

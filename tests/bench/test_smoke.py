@@ -27,7 +27,16 @@ HEADLINES = (
 def test_bench_smoke_writes_results(tmp_path: Path) -> None:
     # The same command as `make bench-smoke`, with its output kept out of the work tree.
     done = subprocess.run(
-        [sys.executable, "-m", "bench", "--smoke", "--out", str(tmp_path), "--work", str(tmp_path / "work")],
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--smoke",
+            "--out",
+            str(tmp_path),
+            "--work",
+            str(tmp_path / "work"),
+        ],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -44,8 +53,9 @@ def test_bench_smoke_writes_results(tmp_path: Path) -> None:
     assert results["machine"]["cores"] >= 1
     assert results["backfill_runs"][0]["backfill"]["readings"] > 0
     assert results["throughput"]["rest_api"][0]["datapoint_rows"] > 0
-    assert results["throughput"]["duckdb_json"][0]["readings"] == (
-        results["throughput"]["ours"][0]["readings"]
+    assert (
+        results["throughput"]["duckdb_json"][0]["readings"]
+        == (results["throughput"]["ours"][0]["readings"])
     )
 
     markdown = (tmp_path / "results.md").read_text()
