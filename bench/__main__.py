@@ -83,8 +83,8 @@ def main(argv: list[str] | None = None) -> int:
                 plan.backfill,
                 work / "backfill",
                 k_changed=plan.k_changed,
-                after_backfill=transforms_scenario.after_backfill,
-                after_increment=transforms_scenario.after_increment,
+                after_backfill=transforms_scenario.isolated_after_backfill,
+                after_increment=transforms_scenario.isolated_after_increment,
                 profile=profile,
             )
         )

@@ -45,6 +45,18 @@ def _cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def peak_rss_bytes() -> int:
+    """This process's peak resident set (VmHWM).
+
+    Not `ru_maxrss`: Linux carries the parent's high-water mark across fork and exec into it,
+    so a child of a large parent would report the parent's peak.
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 def _steps(db_path: Path) -> dict[str, float]:
     """Seconds of each dlt step (extract, normalize, load) of the last run."""
     trace = make_pipeline(db_path).last_trace
@@ -74,8 +86,7 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
     return {
         "wall_seconds": wall,
         "cpu_seconds": cpu,
-        # Linux reports ru_maxrss in KiB: the peak resident set of this whole process.
-        "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "peak_rss_bytes": peak_rss_bytes(),
         "row_counts": result.row_counts,
         "requests": report["requests"],
         "plans": report["plans"],

@@ -9,7 +9,6 @@ Run as `python -m bench.rest_api_baseline '<json spec>'` so it has its own proce
 from __future__ import annotations
 
 import json
-import resource
 import sys
 import time
 from pathlib import Path
@@ -18,6 +17,8 @@ from typing import Any
 import dlt
 import duckdb
 from dlt.sources.rest_api import rest_api_source
+
+from .child import peak_rss_bytes
 
 DATASET = "rest_api"
 PIPELINE = "rest_api_baseline"
@@ -78,7 +79,7 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
         "wall_seconds": wall,
         "datapoint_rows": rows.get("intervals__readings__datapoints", 0),
         "row_counts": {k: v for k, v in rows.items() if not k.startswith("_dlt")},
-        "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "peak_rss_bytes": peak_rss_bytes(),
     }
 
 

@@ -20,7 +20,7 @@ import orjson
 
 from sandbox import Sandbox
 
-from . import rest_api_baseline
+from . import isolated, rest_api_baseline
 from .common import (
     World,
     api_client,
@@ -92,7 +92,14 @@ def run(world: World, work: Path, *, runs: int, rest_meters: int) -> dict[str, A
         meters = _active_meters(sb)
         ours = [_ours(sb, work / f"ours-{i}") for i in range(runs)]
         pages = _save_pages(sb, meters, work / "pages")
-        floor = [_duckdb_json(pages["dir"], work / f"duckdb-{i}.duckdb") for i in range(runs)]
+        floor = [
+            isolated.call(
+                "bench.throughput:duckdb_json",
+                pages=str(pages["dir"]),
+                db_path=str(work / f"duckdb-{i}.duckdb"),
+            )
+            for i in range(runs)
+        ]
         chosen = _mixed_meters(meters, rest_meters)
         baseline = [_rest_api(sb, chosen, work / f"rest-{i}" / "rest.duckdb") for i in range(runs)]
         correctness = _rest_api_incremental(sb, chosen, work / f"rest-{runs - 1}" / "rest.duckdb")
@@ -148,9 +155,10 @@ def _save_pages(sb: Sandbox, meters: list[dict[str, Any]], out: Path) -> dict[st
     return {"dir": out, "files": count, "bytes": size}
 
 
-def _duckdb_json(pages: Path, db_path: Path) -> dict[str, Any]:
-    db_path.unlink(missing_ok=True)
-    sql = DUCKDB_FLATTEN.format(pages=pages / "*.json", interval=_INTERVAL)
+def duckdb_json(pages: str, db_path: str) -> dict[str, Any]:
+    """DuckDB's JSON reader flattening the saved pages into a table (run in its own process)."""
+    Path(db_path).unlink(missing_ok=True)
+    sql = DUCKDB_FLATTEN.format(pages=Path(pages) / "*.json", interval=_INTERVAL)
     with duckdb.connect(str(db_path)) as conn:
         conn.execute("set TimeZone = 'UTC'")
         started = time.perf_counter()

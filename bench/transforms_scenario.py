@@ -17,6 +17,7 @@ import duckdb
 
 import transforms
 
+from . import isolated
 from .transforms_bench import timed
 
 READINGS = "utilityapi.interval_readings"
@@ -25,7 +26,16 @@ READINGS = "utilityapi.interval_readings"
 SCOPE_MARGIN_DAYS = 3
 
 
-def after_backfill(db: Path) -> dict[str, Any]:
+def isolated_after_backfill(db: Path) -> dict[str, Any]:
+    return isolated.call("bench.transforms_scenario:after_backfill", db=str(db))
+
+
+def isolated_after_increment(db: Path) -> dict[str, Any]:
+    return isolated.call("bench.transforms_scenario:after_increment", db=str(db))
+
+
+def after_backfill(db: str | Path) -> dict[str, Any]:
+    """The copy, then the full build (in this process; the bench calls it in a child)."""
     with duckdb.connect(str(db)) as conn:
         readings = conn.execute(f"select count(*) from {READINGS}").fetchone()[0]
         started = time.perf_counter()
@@ -44,7 +54,8 @@ def after_backfill(db: Path) -> dict[str, Any]:
     }
 
 
-def after_increment(db: Path) -> dict[str, Any]:
+def after_increment(db: str | Path) -> dict[str, Any]:
+    """One incremental transform after scenario 2's loads, against what the last load wrote."""
     with duckdb.connect(str(db)) as conn:
         loaded = _loaded_meter_days(conn)
         started = time.perf_counter()
@@ -62,6 +73,7 @@ def after_increment(db: Path) -> dict[str, Any]:
         "seconds": seconds,
         "mode": summary.mode,
         "meters_recomputed": sorted(recomputed),
+        "meter_days_by_meter": recomputed,
         "meters_loaded": sorted(loaded_meters),
         "extra_meters": sorted(set(recomputed) - loaded_meters),
         "meter_days": sum(recomputed.values()),
