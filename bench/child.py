@@ -78,6 +78,7 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
         **extra,
     )
     cpu0 = _cpu()
+    startup_cpu = cpu0
     started = time.perf_counter()
     result = run_load(options)
     wall = time.perf_counter() - started
@@ -86,6 +87,7 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
     return {
         "wall_seconds": wall,
         "cpu_seconds": cpu,
+        "startup_cpu_seconds": startup_cpu + (_cpu() - cpu0 - cpu),
         "peak_rss_bytes": peak_rss_bytes(),
         "row_counts": result.row_counts,
         "requests": report["requests"],

@@ -92,13 +92,31 @@ def run_child_load(
     if profile is not None:
         cmd = _py_spy(profile) + cmd
     cpu0 = process_cpu_seconds(sb)
+    machine0 = busy_cpu_seconds()
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=_repo_root())
+    machine = busy_cpu_seconds() - machine0
     if done.returncode != 0:
         raise RuntimeError(f"load failed ({done.returncode}):\n{done.stderr[-4000:]}")
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     result = json.loads(lines[-1])
     result["sandbox_cpu_seconds"] = process_cpu_seconds(sb) - cpu0
+    # CPU the rest of the machine used meanwhile (other work on the box skews every figure).
+    result["other_cpu_seconds"] = max(
+        0.0, machine - result["sandbox_cpu_seconds"] - result["cpu_seconds"] - _startup(result)
+    )
     return result
+
+
+def _startup(result: dict[str, Any]) -> float:
+    """The child's CPU outside `run_load` (interpreter start-up, imports) is not "other"."""
+    return float(result.get("startup_cpu_seconds", 0.0))
+
+
+def busy_cpu_seconds() -> float:
+    """CPU seconds every process on the machine has used since boot (/proc/stat)."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
 def _py_spy(out: Path) -> list[str]:

@@ -157,6 +157,13 @@ def _figures(r: dict[str, Any]) -> list[Figure]:
             digits=0,
         ),
         Figure(
+            "ours_other_cpu",
+            "3 · CPU used by other processes during the connector's runs",
+            [x.get("other_cpu_seconds", 0.0) for x in tp["ours"]],
+            "s",
+            digits=1,
+        ),
+        Figure(
             "rest_api_readings_per_second",
             "3 · rest_api_source datapoint rows/s",
             rest,
