@@ -118,6 +118,13 @@ def _figures(r: dict[str, Any]) -> list[Figure]:
             "s",
             digits=1,
         ),
+        Figure(
+            "backfill_other_cpu",
+            "1 · CPU used by other processes on the machine meanwhile",
+            [x.get("other_cpu_seconds", 0.0) for x in b],
+            "s",
+            digits=1,
+        ),
         Figure("backfill_429", "1 · 429 answers", [x["status_429"] for x in b], digits=0),
         Figure(
             "unchanged_meter_requests",
