@@ -8,6 +8,7 @@ one account-wide rate limit. Readings reach dlt as pyarrow tables.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -28,6 +29,7 @@ from .readings import (
     READINGS_SCHEMA,
     ReadingProblems,
     decode_intervals_page,
+    system_memory_pool,
 )
 from .records import (
     ACCESS_HINTS,
@@ -239,6 +241,10 @@ def intervals(context: _Context) -> DltResource:
         problems = ReadingProblems()
         latest: dict[str, datetime] = {}
         batch = _Batch(settings.READINGS_BATCH_ROWS)
+        # Many requests wait on the network at once, but pages are parsed by a few threads:
+        # parsing is CPU work, and allocating from few threads keeps memory from fragmenting
+        # across many per-thread heaps as the data grows.
+        parsers = ThreadPoolExecutor(settings.PARSE_THREADS, thread_name_prefix="uapi-parse")
         # Meters loaded for the first time have no rows yet: appending them skips the costly
         # delete-insert. Any re-read (lookback, backfill) merges on the reading key.
         hints = (
@@ -256,7 +262,7 @@ def intervals(context: _Context) -> DltResource:
             if plan.start is not None:
                 params["start"] = _iso(plan.start)
             seen: pa.Array = pa.array([], type=pa.string())
-            decode = partial(decode_intervals_page, problems=problems)
+            decode = partial(_decode_in, parsers, problems=problems)
             for page in context.client.decoded_pages("intervals", params, decode):
                 table = page.items
                 if len(seen):
@@ -275,25 +281,31 @@ def intervals(context: _Context) -> DltResource:
             else:
                 yield table
 
-        for result in run_concurrently(
-            summary.planned,
-            fetch,
-            max_workers=context.max_concurrency,
-            max_pending=2 * context.max_concurrency,
-        ):
-            if not result.done:
-                table = result.item
-                _track_latest(latest, result.job.meter_uid, pc.max(table["end_at"]).as_py())
-                context.report.rows_fetched["interval_readings"] += table.num_rows
-                if batch.add(table):
-                    yield from flush()
-                continue
-            record_fetch(state, result.job, latest.get(result.job.meter_uid), context.clock.now())
+        with parsers, system_memory_pool():
+            for result in run_concurrently(
+                summary.planned,
+                fetch,
+                max_workers=context.max_concurrency,
+                max_pending=settings.READINGS_PENDING_PAGES,
+            ):
+                if not result.done:
+                    table = result.item
+                    _track_latest(latest, result.job.meter_uid, pc.max(table["end_at"]).as_py())
+                    context.report.rows_fetched["interval_readings"] += table.num_rows
+                    if batch.add(table):
+                        yield from flush()
+                    continue
+                now = context.clock.now()
+                record_fetch(state, result.job, latest.get(result.job.meter_uid), now)
         if batch.rows:
             yield from flush()
         context.report.add_problems("interval_readings", problems.counts, problems.examples)
 
     return intervals_resource
+
+
+def _decode_in(parsers: ThreadPoolExecutor, content: bytes, *, problems: ReadingProblems) -> Any:
+    return parsers.submit(decode_intervals_page, content, problems).result()
 
 
 class _Batch:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -350,3 +351,18 @@ def unique_readings(table: pa.Table) -> pa.Table:
     numbered = table.append_column("_row", pa.array(range(table.num_rows), type=pa.int64()))
     first = numbered.group_by(keys, use_threads=False).aggregate([("_row", "min")])
     return table.take(pc.sort_indices(first["_row_min"]))
+
+
+@contextlib.contextmanager
+def system_memory_pool() -> Iterator[None]:
+    """Allocate Arrow memory from the system allocator for the duration.
+
+    Arrow's bundled allocator keeps pages freed by each thread for that thread, so a long load
+    parsed by several threads grows in memory with the data; the system allocator gives them back.
+    """
+    previous = pa.default_memory_pool()
+    pa.set_memory_pool(pa.system_memory_pool())
+    try:
+        yield
+    finally:
+        pa.set_memory_pool(previous)

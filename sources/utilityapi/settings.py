@@ -9,13 +9,17 @@ DEFAULT_RATE_LIMIT = 50.0
 # Docs: at most 1000 objects per list page.
 MAX_PAGE_SIZE = 1000
 # Interval objects each hold a chunk of readings (days to weeks), so a page of 1000 can weigh
-# hundreds of MB; smaller pages keep memory flat and spread work across requests.
-INTERVALS_PAGE_SIZE = 50
+# hundreds of MB; pages of ~2 MB keep memory low and flat while requests stay few.
+INTERVALS_PAGE_SIZE = 20
 # Docs (availability): get a meter's bills or intervals no more than once a minute.
 METER_REFETCH_SECONDS = 60.0
 
 # Pages are gathered into batches of about this many readings before dlt writes them.
 READINGS_BATCH_ROWS = 250_000
+# Parsed pages waiting for dlt, and pages parsed at once (a 2-core machine gains nothing
+# from more, and each parse holds several times its page in memory).
+READINGS_PENDING_PAGES = 8
+PARSE_THREADS = 2
 
 DEFAULT_LOOKBACK_DAYS = 7
 DEFAULT_MAX_CONCURRENCY = 16
