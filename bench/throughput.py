@@ -19,6 +19,7 @@ import duckdb
 import orjson
 
 from sandbox import Sandbox
+from sources.utilityapi import settings
 
 from . import isolated, rest_api_baseline
 from .common import (
@@ -32,8 +33,8 @@ from .common import (
 
 # Room for every rendered page of the worlds used here (the default cache is 256 MiB).
 CACHE_BYTES = 6 << 30
-# What the connector asks per intervals request on a first load (settings.INTERVALS_PAGE_SIZE).
-CLIENT_PAGE_PARAMS = {"limit": 50, "allow_mixed": "true"}
+# What the connector asks per intervals request on a first load.
+CLIENT_PAGE_PARAMS = {"limit": settings.INTERVALS_PAGE_SIZE, "allow_mixed": "true"}
 
 _DATAPOINT = "STRUCT(type VARCHAR, unit VARCHAR, value DOUBLE, meter_number VARCHAR)"
 _READING = f'STRUCT(start VARCHAR, "end" VARCHAR, kwh DOUBLE, datapoints {_DATAPOINT}[])'
