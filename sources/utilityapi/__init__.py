@@ -29,6 +29,7 @@ from .readings import (
     READINGS_SCHEMA,
     ReadingProblems,
     decode_intervals_page,
+    release_free_memory,
     system_memory_pool,
 )
 from .records import (
@@ -275,6 +276,7 @@ def intervals(context: _Context) -> DltResource:
         def flush() -> Iterator[Any]:
             nonlocal hints
             table = batch.take()
+            release_free_memory()
             if hints is not None:
                 yield dlt.mark.with_hints(table, hints)
                 hints = None
@@ -299,6 +301,7 @@ def intervals(context: _Context) -> DltResource:
                 record_fetch(state, result.job, latest.get(result.job.meter_uid), now)
         if batch.rows:
             yield from flush()
+        release_free_memory()
         context.report.add_problems("interval_readings", problems.counts, problems.examples)
 
     return intervals_resource

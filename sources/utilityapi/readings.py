@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import io
 import threading
 from collections.abc import Iterable, Iterator, Mapping
@@ -366,3 +368,20 @@ def system_memory_pool() -> Iterator[None]:
         yield
     finally:
         pa.set_memory_pool(previous)
+
+
+def _load_malloc_trim() -> Any:
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return libc.malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+_MALLOC_TRIM = _load_malloc_trim()
+
+
+def release_free_memory() -> None:
+    """Hand memory freed by parsing back to the OS (glibc keeps it in per-thread arenas)."""
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
