@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import httpx
 import pytest
@@ -12,7 +11,6 @@ import pytest
 from sandbox import Sandbox, SandboxConfig
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
-FIXTURES = Path(__file__).parents[2] / ".." / "shared" / "fixtures" / "utilityapi-real"
 
 
 def make_config(**overrides: object) -> SandboxConfig:

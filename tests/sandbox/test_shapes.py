@@ -10,8 +10,9 @@ import httpx
 import pytest
 
 from sandbox import Sandbox
+from tests.support.fixtures import FIXTURES
 
-from .conftest import FIXTURES, active_meter
+from .conftest import active_meter
 
 LOCAL_TS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}[+-]\d{2}:\d{2}$")
 UTC_TS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}\+00:00$")
