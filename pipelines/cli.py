@@ -48,7 +48,7 @@ def _add_load(commands: Any) -> None:
     load.add_argument(
         "--resources",
         type=_csv,
-        help="comma-separated subset of authorizations,meters,bills,intervals,events",
+        help="comma-separated subset of authorizations,meters,bills,intervals,events,meter_access",
     )
     load.add_argument("--meters", type=_csv, help="comma-separated meter uids (default: all)")
     load.add_argument(
