@@ -5,7 +5,7 @@ Nothing in the loading path calls these; only explicit commands do.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -133,6 +133,3 @@ def _field(obj: Any, name: str, where: str) -> Any:
         raise MalformedResponseError(f"UtilityAPI's answer to {where} has no '{name}'.")
     return obj[name]
 
-
-def meter_uids(meters: Iterable[dict[str, Any]]) -> list[str]:
-    return [str(m.get("uid")) for m in meters]
