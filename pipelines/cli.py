@@ -222,7 +222,7 @@ def _add_api_options(parser: argparse.ArgumentParser) -> None:
         help=f"requests per second for the account (default {settings.DEFAULT_RATE_LIMIT:g}; "
         "0 for none)",
     )
-    parser.add_argument("--concurrency", type=int, help="requests in flight at once (default 16)")
+    parser.add_argument("--concurrency", type=int, help="requests in flight at once (default 32)")
 
 
 def _add_db_options(parser: argparse.ArgumentParser) -> None:

@@ -17,6 +17,7 @@ from dlt.pipeline.pipeline import Pipeline
 import transforms
 from sources.utilityapi import LoadReport, UtilityAPIClient, utilityapi
 from sources.utilityapi.clock import SYSTEM_CLOCK, Clock
+from sources.utilityapi.readings import limit_malloc_arenas
 from transforms import RunSummary
 from transforms.project import SOURCE_SCHEMA
 
@@ -82,8 +83,13 @@ def make_pipeline(db_path: Path, dataset: str = DEFAULT_DATASET) -> Pipeline:
     # Arrow rows carry _dlt_load_id so transforms can find what each load touched.
     dlt.config["normalize.parquet_normalizer.add_dlt_load_id"] = True
     # DuckDB caches what it writes up to its memory limit (80 % of RAM by default): a load
-    # would grow with the data. 256 MB keeps loads below the extraction's own peak.
-    credentials = DuckDbCredentials(str(db_path), global_config={"memory_limit": LOAD_MEMORY_LIMIT})
+    # would grow with the data. 256 MB keeps loads below the extraction's own peak. Raw rows
+    # have no meaningful order, and keeping it makes DuckDB buffer and copy single-threaded:
+    # without it a 10 M-reading load takes 3.3 s instead of 5-8 s, in less memory.
+    credentials = DuckDbCredentials(
+        str(db_path),
+        global_config={"memory_limit": LOAD_MEMORY_LIMIT, "preserve_insertion_order": False},
+    )
     return dlt.pipeline(
         pipeline_name=PIPELINE_NAME,
         pipelines_dir=str(working_dir),
@@ -109,6 +115,7 @@ def resolve_resources(names: Sequence[str] | None) -> list[str]:
 def run_load(options: LoadOptions, report: LoadReport | None = None) -> LoadResult:
     """Load UtilityAPI into the DuckDB file; state is committed only with the data."""
     started = time.perf_counter()
+    limit_malloc_arenas()
     report = report if report is not None else LoadReport()
     client_args: dict[str, Any] = {}
     if options.rate_limit is not None:
