@@ -20,9 +20,160 @@ datapoints as (
     where datapoints.exclusion_reason is null
 ),
 
--- an Interval object belongs to one meter. A service with several physical meters publishes a
--- datapoint per meter_number; one without meter_number is the service total and wins over them
-pivoted as (
+-- most of the work below is needed only for a few readings, so each Interval object (which
+-- belongs to one meter) and channel is looked at first. In one channel every usage datapoint
+-- is of the channel's type and every demand datapoint is `max`, so with one meter_number per
+-- object and channel a reading has at most one datapoint per measure (the staging grain)
+object_channels as (
+    select
+        meter_uid,
+        interval_uid,
+        channel,
+        min(reading_start_at) as first_start_at,
+        max(reading_end_at) as last_end_at,
+        min(meter_number) = max(meter_number) as has_one_meter_number,
+        count(*) filter (where measure = 'usage') > 0
+            and count(*) filter (where measure = 'demand') > 0 as has_both_measures,
+        -- readings of one length, all on the same grid of that length, cannot overlap
+        min(duration_minutes) = max(duration_minutes)
+            and min(cast(extract(epoch from reading_start_at) as bigint)
+                % cast(duration_minutes * 60 as bigint))
+            = max(cast(extract(epoch from reading_start_at) as bigint)
+                % cast(duration_minutes * 60 as bigint)) as has_disjoint_readings
+    from datapoints
+    group by meter_uid, interval_uid, channel
+),
+
+-- where the spans of two objects of one meter and channel overlap (a re-published day, an
+-- hourly fill-in), their readings compete for slots; everywhere else a slot has one candidate
+overlapping_spans as (
+    select
+        objects.interval_uid,
+        objects.channel,
+        min(greatest(objects.first_start_at, others.first_start_at)) as contested_from_at,
+        max(least(objects.last_end_at, others.last_end_at)) as contested_to_at
+    from object_channels as objects
+    inner join object_channels as others
+        on objects.meter_uid = others.meter_uid
+        and objects.channel = others.channel
+        and objects.interval_uid <> others.interval_uid
+        and objects.first_start_at < others.last_end_at
+        and others.first_start_at < objects.last_end_at
+    group by objects.interval_uid, objects.channel
+),
+
+-- the part of each object whose readings may have competitors: from the first to the last
+-- overlap with another object, or all of it when its own readings may overlap
+contested_spans as (
+    select
+        object_channels.interval_uid,
+        object_channels.channel,
+        object_channels.has_one_meter_number,
+        object_channels.has_both_measures,
+        case
+            when object_channels.has_disjoint_readings
+                then overlapping_spans.contested_from_at
+            else object_channels.first_start_at
+        end as contested_from_at,
+        case
+            when object_channels.has_disjoint_readings
+                then overlapping_spans.contested_to_at
+            else object_channels.last_end_at
+        end as contested_to_at
+    from object_channels
+    left join overlapping_spans
+        on object_channels.interval_uid = overlapping_spans.interval_uid
+        and object_channels.channel = overlapping_spans.channel
+),
+
+classified as (
+    select
+        datapoints.*,
+        contested_spans.has_one_meter_number,
+        contested_spans.has_both_measures,
+        coalesce(
+            datapoints.reading_start_at < contested_spans.contested_to_at
+            and datapoints.reading_end_at > contested_spans.contested_from_at,
+            false
+        ) as is_contested
+    from datapoints
+    inner join contested_spans
+        on datapoints.interval_uid = contested_spans.interval_uid
+        and datapoints.channel = contested_spans.channel
+),
+
+-- one datapoint is the whole reading
+single_datapoint_readings as (
+    select
+        interval_uid,
+        reading_start_at,
+        channel,
+        meter_uid,
+        reading_end_at,
+        reading_start_local,
+        utc_offset_minutes,
+        end_utc_offset_minutes,
+        duration_minutes,
+        interval_updated_at,
+        interval_created_at,
+        case when measure = 'usage' then value end as usage_value,
+        case when measure = 'usage' then coalesce(unit, '') end as usage_unit,
+        case when measure = 'usage' then coalesce(unit, '') end as usage_unit_last,
+        case when measure = 'demand' then value end as demand_kw,
+        is_contested
+    from classified
+    where has_one_meter_number and not has_both_measures
+),
+
+usage_datapoints as (
+    select * from classified
+    where has_one_meter_number and has_both_measures and measure = 'usage'
+),
+
+demand_datapoints as (
+    select * from classified
+    where has_one_meter_number and has_both_measures and measure = 'demand'
+),
+
+-- a usage and a demand datapoint of one reading (15-minute kWh with kW demand)
+paired_readings as (
+    select
+        coalesce(usage_datapoints.interval_uid, demand_datapoints.interval_uid) as interval_uid,
+        coalesce(usage_datapoints.reading_start_at, demand_datapoints.reading_start_at)
+            as reading_start_at,
+        coalesce(usage_datapoints.channel, demand_datapoints.channel) as channel,
+        greatest(usage_datapoints.meter_uid, demand_datapoints.meter_uid) as meter_uid,
+        greatest(usage_datapoints.reading_end_at, demand_datapoints.reading_end_at)
+            as reading_end_at,
+        greatest(usage_datapoints.reading_start_local, demand_datapoints.reading_start_local)
+            as reading_start_local,
+        greatest(usage_datapoints.utc_offset_minutes, demand_datapoints.utc_offset_minutes)
+            as utc_offset_minutes,
+        greatest(
+            usage_datapoints.end_utc_offset_minutes, demand_datapoints.end_utc_offset_minutes
+        ) as end_utc_offset_minutes,
+        greatest(usage_datapoints.duration_minutes, demand_datapoints.duration_minutes)
+            as duration_minutes,
+        greatest(usage_datapoints.interval_updated_at, demand_datapoints.interval_updated_at)
+            as interval_updated_at,
+        greatest(usage_datapoints.interval_created_at, demand_datapoints.interval_created_at)
+            as interval_created_at,
+        usage_datapoints.value as usage_value,
+        coalesce(usage_datapoints.unit, '') as usage_unit,
+        coalesce(usage_datapoints.unit, '') as usage_unit_last,
+        demand_datapoints.value as demand_kw,
+        coalesce(usage_datapoints.is_contested, false)
+            or coalesce(demand_datapoints.is_contested, false) as is_contested
+    from usage_datapoints
+    full outer join demand_datapoints
+        on usage_datapoints.interval_uid = demand_datapoints.interval_uid
+        and usage_datapoints.reading_start_at = demand_datapoints.reading_start_at
+        and usage_datapoints.channel = demand_datapoints.channel
+),
+
+-- a service with several physical meters publishes a datapoint per meter_number; one without
+-- meter_number is the service total and wins over them
+combined_readings as (
     select
         interval_uid,
         reading_start_at,
@@ -44,9 +195,19 @@ pivoted as (
         coalesce(
             sum(value) filter (where measure = 'demand' and meter_number = ''),
             sum(value) filter (where measure = 'demand')
-        ) as demand_kw
-    from datapoints
+        ) as demand_kw,
+        bool_or(is_contested) as is_contested
+    from classified
+    where not has_one_meter_number
     group by interval_uid, reading_start_at, channel
+),
+
+pivoted as (
+    select * from single_datapoint_readings
+    union all
+    select * from paired_readings
+    union all
+    select * from combined_readings
 ),
 
 readings as (
@@ -55,7 +216,6 @@ readings as (
         channel,
         interval_uid,
         reading_start_at,
-        reading_end_at,
         reading_start_local,
         utc_offset_minutes,
         end_utc_offset_minutes,
@@ -66,7 +226,8 @@ readings as (
         case when usage_unit = usage_unit_last then nullif(usage_unit, '') end as unit,
         demand_kw,
         interval_updated_at,
-        interval_created_at
+        interval_created_at,
+        is_contested
     from pivoted
     where (usage_unit = usage_unit_last and usage_value is not null) or demand_kw is not null
 ),
@@ -105,7 +266,8 @@ slots as (
         readings.interval_uid,
         readings.reading_start_at,
         readings.interval_updated_at,
-        readings.interval_created_at
+        readings.interval_created_at,
+        readings.is_contested
     from readings
     inner join slot_offsets
         on readings.slot_count = slot_offsets.slot_count
@@ -120,6 +282,7 @@ slots_in_scope as (
             between scope.from_local_date and scope.to_local_date
 ),
 
+-- every candidate for a slot is contested when any is, so only those are ranked
 ranked as (
     select
         *,
@@ -133,6 +296,30 @@ ranked as (
                 interval_uid desc
         ) as candidate_rank
     from slots_in_scope
+    where is_contested
+),
+
+winners as (
+    select * from slots_in_scope where not is_contested
+    union all
+    select
+        meter_uid,
+        channel,
+        slot_start_at,
+        utc_offset_minutes,
+        end_utc_offset_minutes,
+        slot_start_local,
+        quantity,
+        unit,
+        demand_kw,
+        source_duration_minutes,
+        interval_uid,
+        reading_start_at,
+        interval_updated_at,
+        interval_created_at,
+        is_contested
+    from ranked
+    where candidate_rank = 1
 ),
 
 final as (
@@ -151,8 +338,7 @@ final as (
         interval_uid,
         reading_start_at,
         interval_updated_at
-    from ranked
-    where candidate_rank = 1
+    from winners
 )
 
 select * from final
