@@ -7,9 +7,10 @@ one account-wide rate limit. Readings reach dlt as pyarrow tables.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -135,20 +136,24 @@ class _Context:
     access_changes: list[dict[str, Any]]
     _meters: list[dict[str, Any]] | None = None
     _authorizations: list[dict[str, Any]] | None = None
+    # resources run on several threads (bills and events are parallelized)
+    _lock: threading.RLock = field(default_factory=threading.RLock)
 
     def meters(self) -> list[dict[str, Any]]:
         """The account's meters (or the requested ones), listed once per run."""
-        if self._meters is None:
-            self._meters = self._list_meters()
-            self.report.meters_listed = len(self._meters)
-            self.report.note_not_activated([m for m in self._meters if is_not_activated(m)])
-        return self._meters
+        with self._lock:
+            if self._meters is None:
+                self._meters = self._list_meters()
+                self.report.meters_listed = len(self._meters)
+                self.report.note_not_activated([m for m in self._meters if is_not_activated(m)])
+            return self._meters
 
     def authorizations(self) -> list[dict[str, Any]]:
         """The account's authorizations, listed once per run."""
-        if self._authorizations is None:
-            self._authorizations = self._list("authorizations", {})
-        return self._authorizations
+        with self._lock:
+            if self._authorizations is None:
+                self._authorizations = self._list("authorizations", {})
+            return self._authorizations
 
     def _list_meters(self) -> list[dict[str, Any]]:
         if self.meter_uids is None and self.authorization_uids is None:
@@ -192,7 +197,15 @@ def meters_resource(context: _Context) -> DltResource:
 
 
 def bills(context: _Context) -> DltResource:
-    @dlt.resource(name="bills", write_disposition="merge", primary_key="uid", columns=BILL_HINTS)
+    # parallelized: dlt runs it on a worker thread, so the interval pages (the bulk of a run)
+    # start as soon as the meters are listed instead of after the first page of bills
+    @dlt.resource(
+        name="bills",
+        write_disposition="merge",
+        primary_key="uid",
+        columns=BILL_HINTS,
+        parallelized=True,
+    )
     def bills_resource() -> Iterator[list[dict[str, Any]]]:
         state = dlt.current.resource_state().setdefault("meters", {})
         summary = _plan(context, "bills", state)
@@ -332,7 +345,15 @@ class _Batch:
 
 
 def events(context: _Context) -> DltResource:
-    @dlt.resource(name="events", write_disposition="merge", primary_key="uid", columns=EVENT_HINTS)
+    # parallelized, like bills: its pages are read one after another, and on dlt's main thread
+    # they would stall the interval pages queued behind them
+    @dlt.resource(
+        name="events",
+        write_disposition="merge",
+        primary_key="uid",
+        columns=EVENT_HINTS,
+        parallelized=True,
+    )
     def events_resource() -> Iterator[list[dict[str, Any]]]:
         state = dlt.current.resource_state()
         since = to_instant(state.get("latest_ts"))

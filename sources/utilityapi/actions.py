@@ -132,4 +132,3 @@ def _field(obj: Any, name: str, where: str) -> Any:
     if not isinstance(obj, dict) or obj.get(name) is None:
         raise MalformedResponseError(f"UtilityAPI's answer to {where} has no '{name}'.")
     return obj[name]
-

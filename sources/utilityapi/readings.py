@@ -373,7 +373,8 @@ def system_memory_pool() -> Iterator[None]:
 def _load_libc() -> Any:
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.malloc_trim, libc.mallopt  # glibc only
+        if not (hasattr(libc, "malloc_trim") and hasattr(libc, "mallopt")):
+            return None  # not glibc
         return libc
     except (OSError, AttributeError):
         return None

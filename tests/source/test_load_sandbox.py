@@ -12,7 +12,7 @@ import httpx
 import pyarrow as pa
 import pytest
 
-from pipelines.pipeline import LoadOptions, run_load
+from pipelines.pipeline import LoadOptions, make_pipeline, run_load
 from sandbox import FaultConfig, Sandbox, SandboxConfig
 from sources.utilityapi.readings import readings_table
 from sources.utilityapi.records import is_not_activated
@@ -123,6 +123,17 @@ def test_second_run_asks_nothing_for_unchanged_meters(sb, tmp_path):
     assert requests_for(sb, "/intervals") == [] and requests_for(sb, "/bills") == []
     assert "interval_readings" not in result.row_counts
     assert loaded_readings(db).equals(before)
+
+
+def test_the_events_cursor_is_committed_with_the_load(sb, tmp_path):
+    # events are read on dlt's worker threads (parallelized): their state must still be kept
+    db = tmp_path / "w.duckdb"
+    run_load(options(sb, db, FakeClock(NOW)))
+    state = make_pipeline(db).state["sources"]["utilityapi"]["resources"]["events"]
+    with duckdb.connect(str(db), read_only=True) as con:
+        newest = con.execute("select max(ts) from utilityapi.events").fetchone()[0]
+    assert newest is not None
+    assert datetime.fromisoformat(state["latest_ts"]) == newest
 
 
 def test_after_the_clock_moves_only_changed_meters_are_asked(sb, tmp_path):
