@@ -21,20 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.pipeline import LoadOptions, make_pipeline, run_load
+from sources.utilityapi.clock import SystemClock
 
 
-class FixedNowClock:
+class FixedNowClock(SystemClock):
     """Real monotonic time and sleeps, but `now()` is the sandbox's fixed clock."""
 
     def __init__(self, now: datetime) -> None:
         self._now = now
-
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    def sleep(self, seconds: float) -> None:
-        if seconds > 0:
-            time.sleep(seconds)
 
     def now(self) -> datetime:
         return self._now

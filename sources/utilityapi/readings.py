@@ -376,12 +376,11 @@ def _load_libc() -> Any:
         if not (hasattr(libc, "malloc_trim") and hasattr(libc, "mallopt")):
             return None  # not glibc
         return libc
-    except (OSError, AttributeError):
+    except OSError:
         return None
 
 
 _LIBC = _load_libc()
-_MALLOC_TRIM = _LIBC.malloc_trim if _LIBC is not None else None
 # glibc's mallopt parameter for the number of malloc arenas (malloc.h)
 _M_ARENA_MAX = -8
 
@@ -400,5 +399,5 @@ def limit_malloc_arenas(arenas: int = 2) -> None:
 
 def release_free_memory() -> None:
     """Hand memory freed by parsing back to the OS (glibc keeps it in per-thread arenas)."""
-    if _MALLOC_TRIM is not None:
-        _MALLOC_TRIM(0)
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
