@@ -2,98 +2,266 @@
 
 Bills and intervals are fetched only for meters whose listing changed since the last run, each
 meter from its own cursor (minus a lookback for late corrections), many meters at once under
-one account-wide rate limit. Readings reach dlt as pyarrow tables.
+one account-wide rate limit. A load may run the same source instance several times, once per
+checkpoint step: each run commits the next meters' data with their cursors.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from functools import partial
+from datetime import timedelta
 from typing import Any
 
 import dlt
-import pyarrow as pa
-import pyarrow.compute as pc
 from dlt.sources import DltResource
 
 from . import settings
+from .bills import fetch_bills
 from .client import UtilityAPIClient
 from .clock import SYSTEM_CLOCK, Clock
-from .fetch import run_concurrently
-from .planning import FIRST_LOAD, MeterPlan, plan_meters, record_fetch
-from .readings import (
-    READINGS_KEY,
-    READINGS_SCHEMA,
-    ReadingProblems,
-    decode_intervals_page,
-    release_free_memory,
-    system_memory_pool,
-)
+from .context import LoadScope, SourceContext, UnknownMeterError
+from .errors import UtilityAPIError, ends_the_run
+from .intervals import OBJECTS_TABLE, READINGS_TABLE, fetch_intervals
+from .readings import READINGS_KEY, READINGS_SCHEMA
 from .records import (
     ACCESS_HINTS,
     AUTHORIZATION_HINTS,
     BILL_HINTS,
     EVENT_HINTS,
+    INTERVAL_OBJECT_HINTS,
     METER_HINTS,
-    ShapeProblems,
     access_row,
-    is_not_activated,
     shape_authorization,
-    shape_bill,
     shape_event,
     shape_meter,
     to_instant,
 )
 from .report import LoadReport
 
-__all__ = ["utilityapi", "LoadReport", "UtilityAPIClient"]
+__all__ = ["LoadReport", "UnknownMeterError", "UtilityAPIClient", "utilityapi"]
+
+# Types never change under a loaded table: a payload with a string where a number was loaded
+# fails the step instead of growing a `__v_text` variant column beside the real one.
+SCHEMA_CONTRACT: Any = {"data_type": "freeze"}
 
 
-@dlt.source(name="utilityapi", max_table_nesting=1)
+@dlt.source(name="utilityapi", max_table_nesting=1, schema_contract=SCHEMA_CONTRACT)
 def utilityapi(
     api_token: str = dlt.secrets.value,
     base_url: str = settings.BASE_URL,
     rate_limit: float | None = settings.DEFAULT_RATE_LIMIT,
     max_concurrency: int = settings.DEFAULT_MAX_CONCURRENCY,
     meters: list[str] | None = None,
+    strict_meters: bool = True,
     authorizations_filter: list[str] | None = None,
     start_date: str | None = None,
     lookback_days: float = settings.DEFAULT_LOOKBACK_DAYS,
     allow_mixed: bool = True,
     intervals_page_size: int = settings.INTERVALS_PAGE_SIZE,
+    checkpoint_meters: int | None = settings.CHECKPOINT_METERS,
+    checkpoint_minutes: float | None = settings.CHECKPOINT_MINUTES,
     backfill: dict[str, str | None] | None = None,
     refresh: list[str] | None = None,
     access_changes: list[dict[str, Any]] | None = None,
     report: LoadReport | None = None,
-    client: UtilityAPIClient | None = None,
     clock: Clock | None = None,
 ) -> Sequence[DltResource]:
     """UtilityAPI authorizations, meters, bills, interval readings, events and meter access.
 
     Args:
+        rate_limit: requests per second for the whole account (0 or None: unlimited).
+        max_concurrency: requests in flight at once.
         meters: only these meter uids (all meters when empty).
+        strict_meters: an uid of `meters` the API does not list is an error (a typo must not
+            look like a meter with nothing new); event-driven loads turn it off, since a
+            revoked meter vanishes from the API.
         authorizations_filter: only the meters of these authorizations.
         start_date: earliest data to fetch for meters loaded for the first time.
         lookback_days: how far before a meter's cursor to re-read, for late corrections.
+        checkpoint_meters / checkpoint_minutes: how many meters, or minutes of fetching, one
+            run of the source takes before it ends so its data can be committed; the rest wait
+            for the next run of the same instance (see `LoadReport.remaining`).
         backfill: meter uid → start (None: whole history) to reload regardless of state.
         refresh: meters to re-read from their cursor even if their listing looks unchanged
             (an event said they have new data).
         access_changes: revocations/expiries learnt from events, for `meter_access`.
         report: collects what happened (skipped meters, requests, problems) for the summary.
-        client / clock: injected by tests and the CLI; built from the arguments otherwise.
+        clock: injected by tests; the system clock otherwise.
     """
-    client = client or UtilityAPIClient(
-        api_token, base_url, rate_limit=rate_limit or None, max_concurrency=max_concurrency
+    # Arrow rows carry _dlt_load_id like every other row (dlt adds it to dict rows only), so
+    # what each load touched can be found in every raw table, however the source is run.
+    dlt.config["normalize.parquet_normalizer.add_dlt_load_id"] = True
+    clock = clock or SYSTEM_CLOCK
+    client = UtilityAPIClient(
+        api_token,
+        base_url,
+        rate_limit=rate_limit or None,
+        max_concurrency=max_concurrency,
+        clock=clock,
     )
-    context = _Context(
+    context = SourceContext(
         client=client,
-        clock=clock or SYSTEM_CLOCK,
+        clock=clock,
         report=report if report is not None else LoadReport(),
+        scope=_scope(
+            meters=meters,
+            strict_meters=strict_meters,
+            authorizations_filter=authorizations_filter,
+            start_date=start_date,
+            lookback_days=lookback_days,
+            allow_mixed=allow_mixed,
+            intervals_page_size=intervals_page_size,
+            max_concurrency=max_concurrency,
+            checkpoint_meters=checkpoint_meters,
+            checkpoint_minutes=checkpoint_minutes,
+            backfill=backfill,
+            refresh=refresh,
+            access_changes=access_changes,
+        ),
+    )
+    context.report.client_stats = client.stats
+    return (
+        authorizations(context),
+        meters_resource(context),
+        bills(context),
+        interval_readings(context),
+        events(context),
+        meter_access(context),
+    )
+
+
+def authorizations(context: SourceContext) -> DltResource:
+    @dlt.resource(write_disposition="merge", primary_key="uid", columns=AUTHORIZATION_HINTS)
+    def authorizations() -> Iterator[list[dict[str, Any]]]:
+        yield [shape_authorization(a) for a in context.authorizations()]
+
+    return authorizations
+
+
+def meters_resource(context: SourceContext) -> DltResource:
+    @dlt.resource(write_disposition="merge", primary_key="uid", columns=METER_HINTS)
+    def meters() -> Iterator[list[dict[str, Any]]]:
+        yield [shape_meter(m) for m in context.meters()]
+
+    return meters
+
+
+def bills(context: SourceContext) -> DltResource:
+    # parallelized: dlt runs it on a worker thread, so the interval pages (the bulk of a run)
+    # start as soon as the meters are listed instead of after the first page of bills
+    @dlt.resource(
+        write_disposition="merge", primary_key="uid", columns=BILL_HINTS, parallelized=True
+    )
+    def bills() -> Iterator[list[dict[str, Any]]]:
+        yield from fetch_bills(context, dlt.current.resource_state().setdefault("meters", {}))
+
+    return bills
+
+
+def interval_readings(context: SourceContext) -> DltResource:
+    # One resource, two tables: the readings and their Interval objects' metadata come from the
+    # same pages. Each table has its own hints (a variant); every item names its table.
+    @dlt.resource(write_disposition="merge")
+    def interval_readings() -> Iterator[Any]:
+        yield from fetch_intervals(
+            context, dlt.current.resource_state().setdefault("meters", {})
+        )
+
+    interval_readings.apply_hints(
+        table_name=READINGS_TABLE,
+        primary_key=list(READINGS_KEY),
+        columns=_arrow_hints(READINGS_SCHEMA),
+        create_table_variant=True,
+    )
+    interval_readings.apply_hints(
+        table_name=OBJECTS_TABLE,
+        primary_key="uid",
+        columns=INTERVAL_OBJECT_HINTS,
+        create_table_variant=True,
+    )
+    return interval_readings
+
+
+def events(context: SourceContext) -> DltResource:
+    # parallelized, like bills: its pages are read one after another, and on dlt's main thread
+    # they would stall the interval pages queued behind them
+    @dlt.resource(
+        write_disposition="merge", primary_key="uid", columns=EVENT_HINTS, parallelized=True
+    )
+    def events() -> Iterator[list[dict[str, Any]]]:
+        yield from _fetch_events(context, dlt.current.resource_state())
+
+    return events
+
+
+def meter_access(context: SourceContext) -> DltResource:
+    @dlt.resource(write_disposition="merge", primary_key="meter_uid", columns=ACCESS_HINTS)
+    def meter_access() -> Iterator[list[dict[str, Any]]]:
+        """Whether each meter's data may still be collected: active, expired or revoked.
+
+        Revoked meters vanish from the API with their data; this table keeps the mark.
+        """
+        now = context.clock.now()
+        by_uid = {str(a["uid"]): a for a in context.authorizations()}
+        changed = {str(c["meter_uid"]) for c in context.scope.access_changes}
+        rows = [
+            access_row(meter, by_uid.get(str(meter.get("authorization_uid"))), now)
+            for meter in context.meters()
+            if str(meter.get("uid")) not in changed
+        ]
+        yield rows + [dict(change) for change in context.scope.access_changes]
+
+    return meter_access
+
+
+def _fetch_events(context: SourceContext, state: dict[str, Any]) -> Iterator[Any]:
+    """New events, newest first, until a day past the newest seen last time.
+
+    Events only steer later loads, so a failing events listing is reported and the rest of
+    the load goes on; the cursor moves only when the listing was read to its stopping point.
+    """
+    since = to_instant(state.get("latest_ts"))
+    # Order across deliveries is not guaranteed, hence the day of margin.
+    stop_before = since - timedelta(days=1) if since else None
+    newest = since
+    try:
+        for page in context.client.pages("events", "events", {"limit": settings.MAX_PAGE_SIZE}):
+            rows = [shape_event(e) for e in page if isinstance(e, dict)]
+            stamps = [r["event_at"] for r in rows if r.get("event_at") is not None]
+            if stamps and (newest is None or max(stamps) > newest):
+                newest = max(stamps)
+            context.report.count_rows("events", len(rows))
+            yield rows
+            if stop_before is not None and stamps and max(stamps) < stop_before:
+                break
+    except UtilityAPIError as exc:
+        if ends_the_run(exc):
+            raise
+        context.report.resource_failed("events", str(exc))
+        return
+    if newest is not None:
+        state["latest_ts"] = newest.isoformat()
+
+
+def _scope(
+    *,
+    meters: list[str] | None,
+    strict_meters: bool,
+    authorizations_filter: list[str] | None,
+    start_date: str | None,
+    lookback_days: float,
+    allow_mixed: bool,
+    intervals_page_size: int,
+    max_concurrency: int,
+    checkpoint_meters: int | None,
+    checkpoint_minutes: float | None,
+    backfill: dict[str, str | None] | None,
+    refresh: list[str] | None,
+    access_changes: list[dict[str, Any]] | None,
+) -> LoadScope:
+    return LoadScope(
         meter_uids=[str(m) for m in meters] if meters else None,
+        strict_meters=strict_meters,
         authorization_uids=[str(a) for a in authorizations_filter]
         if authorizations_filter
         else None,
@@ -105,348 +273,15 @@ def utilityapi(
         backfill={uid: to_instant(since) for uid, since in (backfill or {}).items()},
         refresh=frozenset(refresh or ()),
         access_changes=list(access_changes or ()),
-    )
-    context.report.client_stats = client.stats
-    return (
-        authorizations(context),
-        meters_resource(context),
-        bills(context),
-        intervals(context),
-        events(context),
-        meter_access(context),
+        step_meters=checkpoint_meters or None,
+        step_seconds=checkpoint_minutes * 60 if checkpoint_minutes else None,
     )
 
 
-@dataclass
-class _Context:
-    """What every resource of one source instance shares: the client and the listings."""
-
-    client: UtilityAPIClient
-    clock: Clock
-    report: LoadReport
-    meter_uids: list[str] | None
-    authorization_uids: list[str] | None
-    start_date: datetime | None
-    lookback: timedelta
-    allow_mixed: bool
-    intervals_page_size: int
-    max_concurrency: int
-    backfill: dict[str, datetime | None]
-    refresh: frozenset[str]
-    access_changes: list[dict[str, Any]]
-    _meters: list[dict[str, Any]] | None = None
-    _authorizations: list[dict[str, Any]] | None = None
-    # resources run on several threads (bills and events are parallelized)
-    _lock: threading.RLock = field(default_factory=threading.RLock)
-
-    def meters(self) -> list[dict[str, Any]]:
-        """The account's meters (or the requested ones), listed once per run."""
-        with self._lock:
-            if self._meters is None:
-                self._meters = self._list_meters()
-                self.report.meters_listed = len(self._meters)
-                self.report.note_not_activated([m for m in self._meters if is_not_activated(m)])
-            return self._meters
-
-    def authorizations(self) -> list[dict[str, Any]]:
-        """The account's authorizations, listed once per run."""
-        with self._lock:
-            if self._authorizations is None:
-                self._authorizations = self._list("authorizations", {})
-            return self._authorizations
-
-    def _list_meters(self) -> list[dict[str, Any]]:
-        if self.meter_uids is None and self.authorization_uids is None:
-            return self._list("meters", {})
-        meters: dict[str, dict[str, Any]] = {}
-        for key, uids in (("uids", self.meter_uids), ("authorizations", self.authorization_uids)):
-            for chunk in _chunks(uids or [], settings.UIDS_PER_FILTER):
-                for meter in self._list("meters", {key: chunk}):
-                    meters[str(meter["uid"])] = meter
-        return list(meters.values())
-
-    def _list(self, path: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-        query = {"limit": settings.MAX_PAGE_SIZE, **params}
-        return [
-            item
-            for page in self.client.pages(path, path, query)
-            for item in page
-            if isinstance(item, dict) and item.get("uid") is not None
-        ]
-
-
-def authorizations(context: _Context) -> DltResource:
-    @dlt.resource(
-        name="authorizations",
-        write_disposition="merge",
-        primary_key="uid",
-        columns=AUTHORIZATION_HINTS,
-    )
-    def authorizations_resource() -> Iterator[list[dict[str, Any]]]:
-        yield [shape_authorization(a) for a in context.authorizations()]
-
-    return authorizations_resource
-
-
-def meters_resource(context: _Context) -> DltResource:
-    @dlt.resource(name="meters", write_disposition="merge", primary_key="uid", columns=METER_HINTS)
-    def meters() -> Iterator[list[dict[str, Any]]]:
-        yield [shape_meter(m) for m in context.meters()]
-
-    return meters
-
-
-def bills(context: _Context) -> DltResource:
-    # parallelized: dlt runs it on a worker thread, so the interval pages (the bulk of a run)
-    # start as soon as the meters are listed instead of after the first page of bills
-    @dlt.resource(
-        name="bills",
-        write_disposition="merge",
-        primary_key="uid",
-        columns=BILL_HINTS,
-        parallelized=True,
-    )
-    def bills_resource() -> Iterator[list[dict[str, Any]]]:
-        state = dlt.current.resource_state().setdefault("meters", {})
-        summary = _plan(context, "bills", state)
-        problems = ShapeProblems()
-        batches = _bill_batches(summary.planned)
-        latest: dict[str, datetime] = {}
-
-        def fetch(batch: list[MeterPlan], emit: Any) -> None:
-            starts = [p.start for p in batch]
-            params: dict[str, Any] = {
-                "meters": [p.meter_uid for p in batch],
-                "limit": settings.MAX_PAGE_SIZE,
-            }
-            if None not in starts:
-                params["start"] = _iso(min(s for s in starts if s is not None))
-            for page in context.client.pages("bills", "bills", params):
-                emit([shape_bill(b, problems) for b in page if isinstance(b, dict)])
-
-        for result in run_concurrently(
-            batches, fetch, max_workers=context.max_concurrency, max_pending=8
-        ):
-            if not result.done:
-                rows = result.item or []
-                for row in rows:
-                    _track_latest(latest, row.get("meter_uid"), row.get("bill_start_at"))
-                context.report.rows_fetched["bills"] += len(rows)
-                yield rows
-                continue
-            now = context.clock.now()
-            for plan in result.job:
-                record_fetch(state, plan, latest.get(plan.meter_uid), now)
-        context.report.add_problems("bills", problems.counts, problems.examples)
-
-    return bills_resource
-
-
-def intervals(context: _Context) -> DltResource:
-    @dlt.resource(
-        name="interval_readings",
-        write_disposition="merge",
-        primary_key=READINGS_KEY,
-        columns=_arrow_hints(READINGS_SCHEMA),
-    )
-    def intervals_resource() -> Iterator[pa.Table]:
-        state = dlt.current.resource_state().setdefault("meters", {})
-        summary = _plan(context, "intervals", state)
-        problems = ReadingProblems()
-        latest: dict[str, datetime] = {}
-        batch = _Batch(settings.READINGS_BATCH_ROWS)
-        # Many requests wait on the network at once, but pages are parsed by a few threads:
-        # parsing is CPU work, and allocating from few threads keeps memory from fragmenting
-        # across many per-thread heaps as the data grows.
-        parsers = ThreadPoolExecutor(settings.PARSE_THREADS, thread_name_prefix="uapi-parse")
-        # Meters loaded for the first time have no rows yet: appending them skips the costly
-        # delete-insert. Any re-read (lookback, backfill) merges on the reading key.
-        hints = (
-            dlt.mark.make_hints(write_disposition="append")
-            if summary.planned and all(p.reason == FIRST_LOAD for p in summary.planned)
-            else None
-        )
-
-        def fetch(plan: MeterPlan, emit: Any) -> None:
-            params: dict[str, Any] = {
-                "meters": plan.meter_uid,
-                "limit": context.intervals_page_size,
-                "allow_mixed": context.allow_mixed,
-            }
-            if plan.start is not None:
-                params["start"] = _iso(plan.start)
-            seen: pa.Array = pa.array([], type=pa.string())
-            decode = partial(_decode_in, parsers, problems=problems)
-            for page in context.client.decoded_pages("intervals", params, decode):
-                table = page.items
-                if len(seen):
-                    # An object listed again on a later page is loaded once.
-                    table = table.filter(pc.invert(pc.is_in(table["interval_uid"], seen)))
-                seen = pa.concat_arrays([seen, pc.unique(table["interval_uid"])])
-                if table.num_rows:
-                    emit(table)
-
-        def flush() -> Iterator[Any]:
-            nonlocal hints
-            table = batch.take()
-            release_free_memory()
-            if hints is not None:
-                yield dlt.mark.with_hints(table, hints)
-                hints = None
-            else:
-                yield table
-
-        with parsers, system_memory_pool():
-            for result in run_concurrently(
-                summary.planned,
-                fetch,
-                max_workers=context.max_concurrency,
-                max_pending=settings.READINGS_PENDING_PAGES,
-            ):
-                if not result.done:
-                    table = result.item
-                    _track_latest(latest, result.job.meter_uid, pc.max(table["end_at"]).as_py())
-                    context.report.rows_fetched["interval_readings"] += table.num_rows
-                    if batch.add(table):
-                        yield from flush()
-                    continue
-                now = context.clock.now()
-                record_fetch(state, result.job, latest.get(result.job.meter_uid), now)
-        if batch.rows:
-            yield from flush()
-        release_free_memory()
-        context.report.add_problems("interval_readings", problems.counts, problems.examples)
-
-    return intervals_resource
-
-
-def _decode_in(parsers: ThreadPoolExecutor, content: bytes, *, problems: ReadingProblems) -> Any:
-    return parsers.submit(decode_intervals_page, content, problems).result()
-
-
-class _Batch:
-    """Gathers page tables into batches big enough that dlt's per-item cost stays small."""
-
-    def __init__(self, max_rows: int) -> None:
-        self.max_rows = max_rows
-        self.tables: list[pa.Table] = []
-        self.rows = 0
-
-    def add(self, table: pa.Table) -> bool:
-        """Add a table; True when the batch is full."""
-        self.tables.append(table)
-        self.rows += table.num_rows
-        return self.rows >= self.max_rows
-
-    def take(self) -> pa.Table:
-        table = pa.concat_tables(self.tables).combine_chunks()
-        self.tables, self.rows = [], 0
-        return table
-
-
-def events(context: _Context) -> DltResource:
-    # parallelized, like bills: its pages are read one after another, and on dlt's main thread
-    # they would stall the interval pages queued behind them
-    @dlt.resource(
-        name="events",
-        write_disposition="merge",
-        primary_key="uid",
-        columns=EVENT_HINTS,
-        parallelized=True,
-    )
-    def events_resource() -> Iterator[list[dict[str, Any]]]:
-        state = dlt.current.resource_state()
-        since = to_instant(state.get("latest_ts"))
-        # Events arrive newest first; stop a day past the newest seen, since order across
-        # deliveries is not guaranteed.
-        stop_before = since - timedelta(days=1) if since else None
-        newest = since
-        for page in context.client.pages("events", "events", {"limit": settings.MAX_PAGE_SIZE}):
-            rows = [shape_event(e) for e in page if isinstance(e, dict)]
-            stamps = [r["ts"] for r in rows if r.get("ts") is not None]
-            if stamps and (newest is None or max(stamps) > newest):
-                newest = max(stamps)
-            context.report.rows_fetched["events"] += len(rows)
-            yield rows
-            if stop_before is not None and stamps and max(stamps) < stop_before:
-                break
-        if newest is not None:
-            state["latest_ts"] = newest.isoformat()
-
-    return events_resource
-
-
-def meter_access(context: _Context) -> DltResource:
-    @dlt.resource(
-        name="meter_access",
-        write_disposition="merge",
-        primary_key="meter_uid",
-        columns=ACCESS_HINTS,
-    )
-    def meter_access_resource() -> Iterator[list[dict[str, Any]]]:
-        """Whether each meter's data may still be collected: active, expired or revoked.
-
-        Revoked meters vanish from the API with their data; this table keeps the mark.
-        """
-        now = context.clock.now()
-        by_uid = {str(a["uid"]): a for a in context.authorizations()}
-        changed = {str(c["meter_uid"]) for c in context.access_changes}
-        rows = [
-            access_row(meter, by_uid.get(str(meter.get("authorization_uid"))), now)
-            for meter in context.meters()
-            if str(meter.get("uid")) not in changed
-        ]
-        yield rows + [dict(change) for change in context.access_changes]
-
-    return meter_access_resource
-
-
-def _plan(context: _Context, kind: str, state: dict[str, Any]) -> Any:
-    summary = plan_meters(
-        context.meters(),
-        kind,  # type: ignore[arg-type]
-        state,
-        now=context.clock.now(),
-        lookback=context.lookback,
-        start_date=context.start_date,
-        backfill=context.backfill,
-        refresh=context.refresh,
-    )
-    context.report.add_plan(kind, summary)
-    return summary
-
-
-def _bill_batches(plans: list[MeterPlan]) -> list[list[MeterPlan]]:
-    """Group meters into bills requests: whole-history meters together, the rest by start."""
-    whole = [p for p in plans if p.start is None]
-    dated = sorted((p for p in plans if p.start is not None), key=lambda p: p.start)  # type: ignore[arg-type,return-value]
-    size = settings.BILLS_METERS_PER_REQUEST
-    return [group[i : i + size] for group in (whole, dated) for i in range(0, len(group), size)]
-
-
-def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
-
-
-def _track_latest(latest: dict[str, datetime], meter_uid: Any, value: Any) -> None:
-    if meter_uid is None or not isinstance(value, datetime):
-        return
-    key = str(meter_uid)
-    if key not in latest or value > latest[key]:
-        latest[key] = value
-
-
-def _iso(value: datetime) -> str:
-    return value.isoformat(timespec="microseconds")
-
-
-def _arrow_hints(schema: pa.Schema) -> dict[str, Any]:
+def _arrow_hints(schema: Any) -> dict[str, Any]:
     """Column hints matching the arrow schema, so dlt does not warn about differing hints."""
-    types = {
-        pa.string(): "text",
-        pa.float64(): "double",
-    }
+    import pyarrow as pa
+
     hints: dict[str, Any] = {}
     for f in schema:
         hints[f.name] = {"nullable": f.nullable}
@@ -454,6 +289,8 @@ def _arrow_hints(schema: pa.Schema) -> dict[str, Any]:
             hints[f.name]["data_type"] = "timestamp"
         elif pa.types.is_int16(f.type):
             hints[f.name].update(data_type="bigint", precision=16)
+        elif pa.types.is_floating(f.type):
+            hints[f.name]["data_type"] = "double"
         else:
-            hints[f.name]["data_type"] = types[f.type]
+            hints[f.name]["data_type"] = "text"
     return hints

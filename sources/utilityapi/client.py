@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import logging
 import random
 import re
@@ -12,7 +10,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -22,15 +20,18 @@ from . import settings
 from .clock import SYSTEM_CLOCK, Clock
 from .errors import (
     TOKEN_HELP,
+    DeadlineExceededError,
     MalformedResponseError,
     MissingTokenError,
     RateLimitedError,
+    ResponseTooLargeError,
     ServerError,
     TransportError,
     UtilityAPIError,
     error_for_status,
 )
 from .limiter import RateLimiter
+from .pages import Page, PayloadError, json_page, parse_json
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +95,8 @@ class UtilityAPIClient:
         rate_limit: float | None = settings.DEFAULT_RATE_LIMIT,
         max_concurrency: int = settings.DEFAULT_MAX_CONCURRENCY,
         max_retries: int = settings.MAX_RETRIES,
+        max_response_bytes: int = settings.MAX_RESPONSE_BYTES,
+        request_deadline: float = settings.REQUEST_DEADLINE_SECONDS,
         timeout: httpx.Timeout | None = None,
         transport: httpx.BaseTransport | None = None,
         clock: Clock = SYSTEM_CLOCK,
@@ -108,6 +111,8 @@ class UtilityAPIClient:
         self._clock = clock
         self._rng = rng or random.Random()
         self._max_retries = max_retries
+        self._max_response_bytes = max_response_bytes
+        self._deadline = request_deadline
         self._http = httpx.Client(
             headers={
                 "Authorization": f"Bearer {str(api_token).strip()}",
@@ -198,8 +203,11 @@ class UtilityAPIClient:
             self.stats.sent(endpoint)
             failure: UtilityAPIError
             try:
-                response = self._http.request(method, url, params=_query(params), json=json)
-                content = response.content
+                status, headers, content = self._send(method, url, params, json, endpoint)
+            except DeadlineExceededError as exc:
+                failure = exc
+                if not retry_unsafe:
+                    raise _maybe_applied(failure) from None
             except httpx.HTTPError as exc:
                 failure = TransportError(
                     f"{endpoint} failed: {type(exc).__name__}: {_redact(str(exc))}",
@@ -208,11 +216,10 @@ class UtilityAPIClient:
                 if not retry_unsafe:
                     raise _maybe_applied(failure) from exc
             else:
-                status = response.status_code
                 self.stats.received(endpoint, status, len(content))
                 if status == 429:
                     rate_limited += 1
-                    wait = _retry_after(response.headers.get("Retry-After"))
+                    wait = _retry_after(headers.get("Retry-After"))
                     if (
                         rate_limited > settings.MAX_RATE_LIMITED_RETRIES
                         or wait > settings.MAX_RETRY_AFTER_SECONDS
@@ -242,11 +249,11 @@ class UtilityAPIClient:
                     raise error_for_status(status, _json_or_none(content), endpoint)
                 else:
                     try:
-                        return decode(content) if decode else _json(content)
-                    except PayloadError:
+                        return decode(content) if decode else parse_json(content)
+                    except PayloadError as exc:
                         failure = MalformedResponseError(
                             f"UtilityAPI answered {endpoint} with {len(content)} bytes that are "
-                            "not valid JSON (truncated or not JSON).",
+                            f"not valid JSON (truncated or not JSON: {exc}).",
                             status=status,
                             endpoint=endpoint,
                         )
@@ -257,6 +264,42 @@ class UtilityAPIClient:
             delay = self._backoff(failures)
             logger.info("%s; retry %d in %.2f s", failure, failures, delay)
             self._clock.sleep(delay)
+
+    def _send(
+        self, method: str, url: str, params: Mapping[str, Any] | None, body: Any, endpoint: str
+    ) -> tuple[int, httpx.Headers, bytes]:
+        """One request, its body read as it streams, within a size bound and a deadline.
+
+        The bound keeps a runaway response from taking the process's memory; the deadline
+        ends a response that keeps trickling in under the read timeout.
+        """
+        started = self._clock.monotonic()
+        with self._http.stream(method, url, params=_query(params), json=body) as response:
+            declared = response.headers.get("Content-Length")
+            if declared and declared.isdigit() and int(declared) > self._max_response_bytes:
+                raise self._too_large(endpoint, int(declared))
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > self._max_response_bytes:
+                    raise self._too_large(endpoint, size)
+                if self._clock.monotonic() - started > self._deadline:
+                    raise DeadlineExceededError(
+                        f"{endpoint} was still sending after {self._deadline:.0f} s "
+                        f"({size:,} bytes so far); giving up on this response.",
+                        endpoint=endpoint,
+                    )
+                chunks.append(chunk)
+            content = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            return response.status_code, response.headers, content
+
+    def _too_large(self, endpoint: str, size: int) -> ResponseTooLargeError:
+        return ResponseTooLargeError(
+            f"UtilityAPI's answer to {endpoint} is over {self._max_response_bytes:,} bytes "
+            f"({size:,} so far); refusing to hold it in memory. Ask for smaller pages.",
+            endpoint=endpoint,
+        )
 
     def _backoff(self, attempt: int) -> float:
         ceiling = min(
@@ -287,82 +330,6 @@ def endpoint_label(method: str, url: str) -> str:
         else:
             label.append(part)
     return f"{method} /{'/'.join(label)}"
-
-
-_gc_lock = threading.Lock()
-_gc_users = 0
-_gc_was_enabled = True
-
-
-@contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic GC while building large acyclic JSON trees (3-4x faster parsing)."""
-    global _gc_users, _gc_was_enabled
-    with _gc_lock:
-        _gc_users += 1
-        if _gc_users == 1:
-            _gc_was_enabled = gc.isenabled()
-            gc.disable()
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_users -= 1
-            if _gc_users == 0 and _gc_was_enabled:
-                gc.enable()
-
-
-class PayloadError(ValueError):
-    """The bytes are not a whole JSON page (truncated, empty where JSON was due, ...)."""
-
-
-@dataclass(frozen=True)
-class Page(Generic[T]):
-    """One decoded list page: its items (a list, or a table) and its `next` link."""
-
-    items: T
-    next: str | None
-
-
-def _json(content: bytes) -> Any:
-    if not content:
-        return {}
-    try:
-        return orjson.loads(content)
-    except orjson.JSONDecodeError as exc:
-        raise PayloadError(str(exc)) from exc
-
-
-def json_page(content: bytes, key: str) -> Page[list[dict[str, Any]]]:
-    """A list page parsed into dicts (the GC is paused: large acyclic trees parse 3x faster)."""
-    with gc_paused():
-        body = _json(content)
-    return Page(_page_items(body, key), _next_link(body))
-
-
-def _page_items(body: Any, key: str) -> list[dict[str, Any]]:
-    if isinstance(body, list):
-        return body
-    if isinstance(body, dict) and key in body:
-        items = body[key]
-        if items is None:
-            return []
-        if isinstance(items, list):
-            return items
-    raise MalformedResponseError(
-        f"UtilityAPI's {key} listing has no '{key}' list (got {type(body).__name__})."
-    )
-
-
-def next_link(value: Any) -> str | None:
-    """A `next` value as a link, or None for null, absent and placeholder strings."""
-    if not isinstance(value, str) or value.strip().lower() in settings.NULL_STRINGS:
-        return None
-    return value.strip()
-
-
-def _next_link(body: Any) -> str | None:
-    return next_link(body.get("next")) if isinstance(body, dict) else None
 
 
 def _retry_after(value: str | None) -> float:

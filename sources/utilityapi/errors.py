@@ -75,8 +75,16 @@ class TransportError(UtilityAPIError):
     """The connection failed, timed out or was cut, after every retry."""
 
 
+class DeadlineExceededError(TransportError):
+    """A response kept trickling in past the per-request deadline."""
+
+
 class MalformedResponseError(UtilityAPIError):
     """A response was not the JSON the contract promises, after every retry."""
+
+
+class ResponseTooLargeError(MalformedResponseError):
+    """A response was larger than the connector will hold in memory."""
 
 
 _BY_STATUS: dict[int, tuple[type[UtilityAPIError], str]] = {
@@ -133,3 +141,23 @@ def _error_fields(body: Any) -> tuple[str | None, str | None]:
         str(kind) if kind is not None else None,
         str(description) if description is not None else None,
     )
+
+
+# Errors about the account or the token: every other request would fail the same way.
+_RUN_ENDING = (
+    MissingTokenError,
+    AuthenticationError,
+    PaymentRequiredError,
+    PermissionDeniedError,
+    RateLimitedError,
+)
+
+
+def ends_the_run(error: BaseException) -> bool:
+    """Whether an error fetching one meter's data should stop the whole load.
+
+    Account-wide API errors and anything that is not an API error (a bug) stop it; a meter's
+    own failures (5xx that outlast the retries, a broken or oversized page, a meter gone)
+    fail only that meter, which the next run retries.
+    """
+    return isinstance(error, _RUN_ENDING) or not isinstance(error, UtilityAPIError)

@@ -3,6 +3,7 @@
 dlt resources are generators driven by one thread, and dlt state may only be touched there.
 Workers fetch and parse; the generator receives their results through a bounded queue, so
 memory stays flat however much data there is, and it alone yields rows and updates state.
+A failing job ends only itself: its error reaches the consumer with the job's `done` result.
 """
 
 from __future__ import annotations
@@ -26,11 +27,13 @@ class Cancelled(Exception):
 
 @dataclass(frozen=True)
 class Result(Generic[J, T]):
-    """One item a worker produced for `job`, or the end of that job (`done`)."""
+    """One item a worker produced for `job`, or the end of that job (`done`, with the `error`
+    that ended it early, if any)."""
 
     job: J
     item: T | None = None
     done: bool = False
+    error: BaseException | None = None
 
 
 def run_concurrently(
@@ -42,23 +45,22 @@ def run_concurrently(
 ) -> Iterator[Result[J, T]]:
     """Run `work(job, emit)` for every job, at most `max_workers` at once.
 
-    Yields each emitted item as it arrives, then a `done` result once a job has finished. The
-    first worker error stops the others and is raised here.
+    Jobs are taken from `jobs` only as workers free up, so an iterable that stops early (a
+    checkpoint's budget spent) leaves the rest untouched. Yields each emitted item as it
+    arrives, then a `done` result once a job has finished, carrying its error if it raised;
+    the consumer decides whether that error ends the run. Leaving the loop early cancels the
+    jobs still running.
     """
-    jobs = list(jobs)
-    if not jobs:
-        return
-    results: queue.Queue[tuple[J, T | None, bool, BaseException | None]] = queue.Queue(
-        maxsize=max(1, max_pending)
-    )
+    pending_jobs = iter(jobs)
+    results: queue.Queue[Result[J, T]] = queue.Queue(maxsize=max(1, max_pending))
     stop = threading.Event()
 
-    def put(entry: tuple[J, T | None, bool, BaseException | None]) -> None:
+    def put(result: Result[J, T]) -> None:
         while True:
             if stop.is_set():
                 raise Cancelled()
             try:
-                results.put(entry, timeout=_POLL_SECONDS)
+                results.put(result, timeout=_POLL_SECONDS)
                 return
             except queue.Full:
                 continue
@@ -67,30 +69,38 @@ def run_concurrently(
         try:
             if stop.is_set():
                 return
-            work(job, lambda item: put((job, item, False, None)))
-            put((job, None, True, None))
+            work(job, lambda item: put(Result(job, item)))
+            put(Result(job, done=True))
         except Cancelled:
             pass
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, re-raised there
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
             try:
-                put((job, None, True, exc))
+                put(Result(job, done=True, error=exc))
             except Cancelled:
                 pass
 
+    def submit_next() -> bool:
+        job = next(pending_jobs, _END)
+        if job is _END:
+            return False
+        executor.submit(run, job)  # type: ignore[arg-type]
+        return True
+
     executor = ThreadPoolExecutor(max_workers=max(1, max_workers), thread_name_prefix="uapi")
     try:
-        for job in jobs:
-            executor.submit(run, job)
-        remaining = len(jobs)
-        while remaining:
-            job, item, done, error = results.get()
-            if error is not None:
-                raise error
-            if done:
-                remaining -= 1
-                yield Result(job, done=True)
-            else:
-                yield Result(job, item)
+        running = 0
+        while running < max(1, max_workers) and submit_next():
+            running += 1
+        while running:
+            result = results.get()
+            if result.done:
+                running -= 1
+                if submit_next():
+                    running += 1
+            yield result
     finally:
         stop.set()
         executor.shutdown(wait=True, cancel_futures=True)
+
+
+_END = object()

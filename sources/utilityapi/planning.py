@@ -138,3 +138,12 @@ def record_fetch(
         entry["coverage_start"] = plan.coverage_start.isoformat() if plan.coverage_start else None
     entry["fetched_at"] = now.isoformat()
     state[plan.meter_uid] = entry
+
+
+def track_latest(latest: dict[str, datetime], meter_uid: Any, value: Any) -> None:
+    """Keep the latest datetime seen per meter (the next cursor)."""
+    if meter_uid is None or not isinstance(value, datetime):
+        return
+    key = str(meter_uid)
+    if key not in latest or value > latest[key]:
+        latest[key] = value

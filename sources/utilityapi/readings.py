@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import ctypes.util
 import io
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -15,7 +13,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
-from .client import Page, gc_paused, json_page, next_link
+from .pages import Page, json_page, next_link
+from .records import shape_interval_object
 
 UTC_TS = pa.timestamp("us", tz="UTC")
 
@@ -58,16 +57,18 @@ _READING = pa.struct(
         ("datapoints", pa.list_(_DATAPOINT)),
     ]
 )
-_INTERVAL = pa.struct(
-    [
-        ("uid", pa.string()),
-        ("meter_uid", pa.string()),
-        ("authorization_uid", pa.string()),
-        ("created", pa.string()),
-        ("updated", pa.string()),
-        ("readings", pa.list_(_READING)),
-    ]
-)
+# Object metadata the warehouse keeps (interval_objects): quality notes and qualities.
+_METADATA = [
+    ("uid", pa.string()),
+    ("meter_uid", pa.string()),
+    ("authorization_uid", pa.string()),
+    ("created", pa.string()),
+    ("updated", pa.string()),
+    ("notes", pa.list_(pa.struct([(k, pa.string()) for k in ("type", "msg", "ts")]))),
+    ("base", pa.struct([("qualities", pa.list_(pa.string()))])),
+    ("sources", pa.list_(pa.struct([("type", pa.string())]))),
+]
+_INTERVAL = pa.struct([*_METADATA, ("readings", pa.list_(_READING))])
 # What a well-formed intervals page looks like; anything else takes the tolerant path.
 PAGE_SCHEMA = pa.schema([("intervals", pa.list_(_INTERVAL)), ("next", pa.string())])
 
@@ -92,8 +93,16 @@ class ReadingProblems:
         return bool(self.counts)
 
 
-def decode_intervals_page(content: bytes, problems: ReadingProblems) -> Page[pa.Table]:
-    """An intervals page's bytes → its readings table and `next` link.
+@dataclass(frozen=True)
+class IntervalsPage:
+    """One intervals page: its readings (READINGS_SCHEMA) and its objects' metadata rows."""
+
+    readings: pa.Table
+    objects: list[dict[str, Any]]
+
+
+def decode_intervals_page(content: bytes, problems: ReadingProblems) -> Page[IntervalsPage]:
+    """An intervals page's bytes → its readings table, object rows and `next` link.
 
     Well-formed pages are parsed by Arrow's JSON reader straight into columns (it releases the
     GIL, so pages of several meters parse in parallel); anything unusual (numbers sent as
@@ -103,17 +112,19 @@ def decode_intervals_page(content: bytes, problems: ReadingProblems) -> Page[pa.
         page = _arrow_page(content, problems)
     except (pa.ArrowInvalid, _Unusual):
         parsed = json_page(content, "intervals")
-        with gc_paused():
-            page = Page(readings_table(parsed.items, problems), parsed.next)
+        objects = [o for o in parsed.items if isinstance(o, Mapping)]
+        readings = readings_table(objects, problems)
+        page = Page(IntervalsPage(readings, _object_rows(objects, readings)), parsed.next)
     # Here, in the fetching thread: Arrow's group-by releases the GIL, so pages dedupe in parallel.
-    return Page(unique_readings(page.items), page.next)
+    decoded = page.items
+    return Page(IntervalsPage(unique_readings(decoded.readings), decoded.objects), page.next)
 
 
 class _Unusual(Exception):
     """The page parsed, but needs the tolerant path to be read right."""
 
 
-def _arrow_page(content: bytes, problems: ReadingProblems) -> Page[pa.Table]:
+def _arrow_page(content: bytes, problems: ReadingProblems) -> Page[IntervalsPage]:
     parsed = pj.read_json(
         io.BytesIO(content),
         read_options=pj.ReadOptions(block_size=max(len(content) + 1, 1 << 20), use_threads=False),
@@ -148,7 +159,35 @@ def _arrow_page(content: bytes, problems: ReadingProblems) -> Page[pa.Table]:
         dp_reading=pc.list_parent_indices(datapoint_lists),
         datapoints=[datapoints.field(n) for n in ("type", "unit", "value", "meter_number")],
     )
-    return Page(table, link)
+    metadata = pa.StructArray.from_arrays(
+        [intervals.field(name) for name, _ in _METADATA], [name for name, _ in _METADATA]
+    )
+    return Page(IntervalsPage(table, _object_rows(metadata.to_pylist(), table)), link)
+
+
+def _object_rows(objects: list[Mapping[str, Any]], readings: pa.Table) -> list[dict[str, Any]]:
+    """interval_objects rows, with the span and count of the readings received of each."""
+    spans: dict[str, dict[str, Any]] = {}
+    if readings.num_rows:
+        grouped = readings.group_by("interval_uid", use_threads=False).aggregate(
+            [("start_at", "min"), ("end_at", "max"), ("start_at", "count_distinct")]
+        )
+        for row in grouped.to_pylist():
+            spans[row["interval_uid"]] = row
+    rows = []
+    for obj in objects:
+        if obj.get("uid") is None or obj.get("meter_uid") is None:
+            continue
+        span = spans.get(str(obj["uid"]), {})
+        rows.append(
+            shape_interval_object(
+                obj,
+                reading_count=span.get("start_at_count_distinct", 0),
+                first_start_at=span.get("start_at_min"),
+                last_end_at=span.get("end_at_max"),
+            )
+        )
+    return rows
 
 
 def readings_table(
@@ -353,51 +392,3 @@ def unique_readings(table: pa.Table) -> pa.Table:
     numbered = table.append_column("_row", pa.array(range(table.num_rows), type=pa.int64()))
     first = numbered.group_by(keys, use_threads=False).aggregate([("_row", "min")])
     return table.take(pc.sort_indices(first["_row_min"]))
-
-
-@contextlib.contextmanager
-def system_memory_pool() -> Iterator[None]:
-    """Allocate Arrow memory from the system allocator for the duration.
-
-    Arrow's bundled allocator keeps pages freed by each thread for that thread, so a long load
-    parsed by several threads grows in memory with the data; the system allocator gives them back.
-    """
-    previous = pa.default_memory_pool()
-    pa.set_memory_pool(pa.system_memory_pool())
-    try:
-        yield
-    finally:
-        pa.set_memory_pool(previous)
-
-
-def _load_libc() -> Any:
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        if not (hasattr(libc, "malloc_trim") and hasattr(libc, "mallopt")):
-            return None  # not glibc
-        return libc
-    except OSError:
-        return None
-
-
-_LIBC = _load_libc()
-# glibc's mallopt parameter for the number of malloc arenas (malloc.h)
-_M_ARENA_MAX = -8
-
-
-def limit_malloc_arenas(arenas: int = 2) -> None:
-    """Cap glibc's malloc arenas for this process (like MALLOC_ARENA_MAX=2).
-
-    By default glibc gives threads up to 8 arenas per core; with a pool of HTTP threads each
-    handling megabyte-sized pages, memory freed in one arena cannot serve another and the load's
-    peak grows with the number of threads rather than with the data (about 100 MiB on a
-    10 M-reading backfill). A process-wide setting, so the application calls it, not the source.
-    """
-    if _LIBC is not None:
-        _LIBC.mallopt(_M_ARENA_MAX, arenas)
-
-
-def release_free_memory() -> None:
-    """Hand memory freed by parsing back to the OS (glibc keeps it in per-thread arenas)."""
-    if _LIBC is not None:
-        _LIBC.malloc_trim(0)

@@ -37,35 +37,54 @@ def _hints(data_type: str, *names: str) -> dict[str, Any]:
 AUTHORIZATION_HINTS: dict[str, Any] = {
     **_hints("json", "notes", "scope", "exports", "exports_list", "referrals"),
     **_hints("json", "customer_signature"),
-    **_hints("timestamp", "created", "declined", "revoked", "status_ts", "expires_at"),
+    **_hints("timestamp", "created_at", "declined_at", "revoked_at", "status_at", "expires_at"),
     **_hints("text", "nickname", "expires"),
 }
 METER_HINTS: dict[str, Any] = {
     **_hints("json", "notes", "exports", "exports_list", "blocks", "meter_numbers"),
     **_hints("json", "bill_coverage", "interval_coverage", "bill_sources", "interval_sources"),
     **_hints("json", "other_blocks"),
-    **_hints("timestamp", "created", "status_ts", "monitoring_next_refresh_at"),
+    **_hints("timestamp", "created_at", "status_at", "monitoring_next_refresh_at"),
     **_hints("timestamp", "bill_coverage_start_at", "bill_coverage_end_at"),
     **_hints("timestamp", "interval_coverage_start_at", "interval_coverage_end_at"),
     **_hints("timestamp", "monitoring_next_prepay_at"),
-    **_hints("text", "monitoring_frequency", "monitoring_prepay"),
-    **_hints("bigint", "monitoring_fixed_refresh_day"),
+    **_hints("text", "monitoring_frequency", "monitoring_prepay", "utility", "status"),
+    **_hints("text", "status_message", "authorization_uid"),
+    **_hints("bigint", "monitoring_fixed_refresh_day", "bill_count", "interval_count"),
+    **_hints("bool", "is_activated", "is_archived", "is_expanded", "is_not_activated"),
 }
 BILL_HINTS: dict[str, Any] = {
     **_hints("json", "notes", "blocks", "meter_numbers", "other_blocks"),
-    **_hints("timestamp", "created", "updated", "bill_start_at", "bill_end_at"),
+    **_hints("timestamp", "created_at", "updated_at", "bill_start_at", "bill_end_at"),
     **_hints("timestamp", "bill_statement_at"),
     **_hints("double", *BILL_NUMBERS),
     **_hints("date", "bill_start_local", "bill_end_local"),
-    **_hints("text", "bill_total_unit"),
+    **_hints("text", "bill_total_unit", "note_types"),
+    **_hints("bool", "has_strange_note"),
+}
+INTERVAL_OBJECT_HINTS: dict[str, Any] = {
+    **_hints("text", "uid", "meter_uid", "authorization_uid", "note_types"),
+    **_hints("json", "notes", "qualities", "source_types"),
+    **_hints("timestamp", "created_at", "updated_at", "first_start_at", "last_end_at"),
+    **_hints("bigint", "reading_count"),
+    **_hints("bool", "has_strange_note"),
 }
 ACCESS_HINTS: dict[str, Any] = {
     **_hints("text", "meter_uid", "authorization_uid", "access", "source", "event_uid"),
     **_hints("timestamp", "checked_at"),
 }
 EVENT_HINTS: dict[str, Any] = {
-    **_hints("timestamp", "ts"),
+    **_hints("timestamp", "event_at"),
     **_hints("text", "authorization_uid", "meter_uid", "form_uid", "delivery_target"),
+}
+# API timestamps and the raw columns that hold them (`_at`: UTC instants).
+RENAMED_TIMES = {
+    "created": "created_at",
+    "updated": "updated_at",
+    "declined": "declined_at",
+    "revoked": "revoked_at",
+    "status_ts": "status_at",
+    "ts": "event_at",
 }
 
 
@@ -125,12 +144,8 @@ def to_number(value: Any, problems: ShapeProblems, where: str) -> float | None:
 
 
 def shape_authorization(obj: Mapping[str, Any]) -> dict[str, Any]:
-    record = {k: null_if_placeholder(v) for k, v in obj.items() if k != "meters"}
-    for name in ("created", "declined", "revoked", "status_ts"):
-        if name in record:
-            record[name] = to_instant(record[name])
-    expires = record.get("expires")
-    record["expires_at"] = to_instant(expires)
+    record = _times({k: null_if_placeholder(v) for k, v in obj.items() if k != "meters"})
+    record["expires_at"] = to_instant(record.get("expires"))
     return record
 
 
@@ -159,9 +174,7 @@ def shape_meter(obj: Mapping[str, Any]) -> dict[str, Any]:
             record.update(_monitoring(value))
         else:
             record[key] = null_if_placeholder(value)
-    for name in ("created", "status_ts"):
-        if name in record:
-            record[name] = to_instant(record[name])
+    record = _times(record)
     for kind in ("bill", "interval"):
         start, end = coverage_bounds(obj.get(f"{kind}_coverage"))
         record[f"{kind}_coverage_start_at"] = start
@@ -206,13 +219,8 @@ def shape_bill(obj: Mapping[str, Any], problems: ShapeProblems) -> dict[str, Any
             other_blocks[key] = value
         else:
             record[key] = null_if_placeholder(value)
-    for name in ("created", "updated"):
-        if name in record:
-            record[name] = to_instant(record[name])
-    notes = obj.get("notes") if isinstance(obj.get("notes"), list) else []
-    record["is_estimated"] = any(
-        isinstance(n, Mapping) and "estimat" in str(n.get("type", "")).lower() for n in notes
-    )
+    record = _times(record)
+    record.update(note_flags(obj.get("notes")))
     if other_blocks:
         record["other_blocks"] = other_blocks
     return record
@@ -242,10 +250,73 @@ def access_row(
 
 
 def shape_event(obj: Mapping[str, Any]) -> dict[str, Any]:
-    record = {k: null_if_placeholder(v) for k, v in obj.items()}
-    if "ts" in record:
-        record["ts"] = to_instant(record["ts"])
+    return _times({k: null_if_placeholder(v) for k, v in obj.items()})
+
+
+def shape_interval_object(
+    obj: Mapping[str, Any],
+    *,
+    reading_count: int,
+    first_start_at: datetime | None,
+    last_end_at: datetime | None,
+) -> dict[str, Any]:
+    """An Interval object's metadata (its quality notes and qualities), without its readings.
+
+    The count and span are of the readings received in this fetch: a fetch from a cursor gets
+    only the part of an object after it.
+    """
+    notes = obj.get("notes") if isinstance(obj.get("notes"), list) else []
+    base = obj.get("base") if isinstance(obj.get("base"), Mapping) else {}
+    sources = obj.get("sources") if isinstance(obj.get("sources"), list) else []
+    return {
+        "uid": str(obj["uid"]),
+        "meter_uid": str(obj["meter_uid"]),
+        "authorization_uid": _text_or_none(obj.get("authorization_uid")),
+        "created_at": to_instant(obj.get("created")),
+        "updated_at": to_instant(obj.get("updated")),
+        "notes": [dict(n) for n in notes if isinstance(n, Mapping)],
+        **note_flags(notes),
+        "qualities": list(base.get("qualities") or []),
+        "source_types": sorted(
+            {str(s.get("type")) for s in sources if isinstance(s, Mapping) and s.get("type")}
+        ),
+        "reading_count": reading_count,
+        "first_start_at": first_start_at,
+        "last_end_at": last_end_at,
+    }
+
+
+def note_flags(notes: Any) -> dict[str, Any]:
+    """What the notes of a bill or Interval say, for columns analysts can filter on.
+
+    `note_types`: the distinct note types, sorted and comma-joined ('' when none). No note type
+    documented by UtilityAPI marks an estimate; `strange` ones (`strange`, `bills_strange`,
+    `interval_strange`: the data failed the utility's or UtilityAPI's checks) are flagged.
+    """
+    types = sorted(
+        {
+            str(note.get("type")).strip().lower()
+            for note in (notes if isinstance(notes, list) else [])
+            if isinstance(note, Mapping) and note.get("type")
+        }
+    )
+    return {
+        "note_types": ",".join(types),
+        "has_strange_note": any("strange" in t for t in types),
+    }
+
+
+def _times(record: dict[str, Any]) -> dict[str, Any]:
+    """API timestamps → UTC instants under their `_at` names."""
+    for name, column in RENAMED_TIMES.items():
+        if name in record:
+            record[column] = to_instant(record.pop(name))
     return record
+
+
+def _text_or_none(value: Any) -> str | None:
+    value = null_if_placeholder(value)
+    return None if value is None else str(value)
 
 
 def _bill_base(base: Mapping[str, Any], problems: ShapeProblems, where: str) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -20,15 +21,48 @@ class NotActivatedMeter:
 
 
 @dataclass
+class KindProgress:
+    """Bills or intervals: what planning decided at the run's start and what became of it."""
+
+    planned: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
+    unchanged: int = 0
+    not_activated: int = 0
+    empty: int = 0
+    deferred: list[str] = field(default_factory=list)
+    fetched: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    remaining: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "planned": self.planned,
+            "fetched": len(self.fetched),
+            "reasons": dict(self.reasons),
+            "unchanged": self.unchanged,
+            "not_activated": self.not_activated,
+            "empty": self.empty,
+            "deferred": sorted(self.deferred),
+            "failed": dict(sorted(self.failed.items())),
+            "remaining": self.remaining,
+        }
+
+
+@dataclass
 class LoadReport:
-    """Filled in by the source's resources; read by the CLI once the load is over."""
+    """Filled in by the source's resources; read by the CLI once the load is over.
+
+    Thread-safe: bills and events run on dlt's worker threads beside the intervals.
+    """
 
     meters_listed: int = 0
     not_activated: list[NotActivatedMeter] = field(default_factory=list)
-    plans: dict[str, dict[str, Any]] = field(default_factory=dict)
+    kinds: dict[str, KindProgress] = field(default_factory=dict)
     rows_fetched: Counter[str] = field(default_factory=Counter)
     problems: dict[str, dict[str, Any]] = field(default_factory=dict)
+    failed_resources: dict[str, str] = field(default_factory=dict)
     client_stats: RequestStats | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def note_not_activated(self, meters: list[dict[str, Any]]) -> None:
         self.not_activated = [
@@ -42,25 +76,79 @@ class LoadReport:
         ]
 
     def add_plan(self, kind: str, summary: PlanSummary) -> None:
-        self.plans[kind] = {
-            "fetched": len(summary.planned),
-            "unchanged": len(summary.unchanged),
-            "not_activated": len(summary.not_activated),
-            "empty": len(summary.empty),
-            "deferred": sorted(summary.deferred),
-            "reasons": dict(Counter(p.reason for p in summary.planned)),
-        }
+        """Record the first step's plan for `kind`; later steps only take from it."""
+        with self._lock:
+            if kind in self.kinds:
+                return
+            self.kinds[kind] = KindProgress(
+                planned=len(summary.planned),
+                reasons=Counter(p.reason for p in summary.planned),
+                unchanged=len(summary.unchanged),
+                not_activated=len(summary.not_activated),
+                empty=len(summary.empty),
+                deferred=list(summary.deferred),
+            )
+
+    def meter_fetched(self, kind: str, meter_uid: str) -> None:
+        with self._lock:
+            self.kinds.setdefault(kind, KindProgress()).fetched.append(meter_uid)
+
+    def meter_failed(self, kind: str, meter_uid: str, error: str) -> None:
+        with self._lock:
+            self.kinds.setdefault(kind, KindProgress()).failed[meter_uid] = error
+
+    def set_remaining(self, kind: str, count: int) -> None:
+        with self._lock:
+            self.kinds.setdefault(kind, KindProgress()).remaining = count
+
+    def count_rows(self, table: str, count: int) -> None:
+        with self._lock:
+            self.rows_fetched[table] += count
+
+    def resource_failed(self, resource: str, error: str) -> None:
+        with self._lock:
+            self.failed_resources[resource] = error
 
     def add_problems(self, table: str, counts: dict[str, int], examples: list[str]) -> None:
-        if counts:
-            self.problems[table] = {"counts": dict(counts), "examples": list(examples)}
+        if not counts:
+            return
+        with self._lock:
+            entry = self.problems.setdefault(table, {"counts": {}, "examples": []})
+            for kind, count in counts.items():
+                entry["counts"][kind] = entry["counts"].get(kind, 0) + count
+            entry["examples"] = (entry["examples"] + list(examples))[:5]
+
+    @property
+    def remaining(self) -> int:
+        """Meters planned this run that no step has taken yet."""
+        with self._lock:
+            return sum(k.remaining for k in self.kinds.values())
+
+    @property
+    def shortfalls(self) -> dict[str, Any]:
+        """What keeps this run from being complete: failed or deferred meters, failed resources."""
+        with self._lock:
+            found: dict[str, Any] = {}
+            for kind, progress in self.kinds.items():
+                if progress.failed:
+                    found[f"{kind}_failed"] = sorted(progress.failed)
+                if progress.deferred:
+                    found[f"{kind}_deferred"] = sorted(progress.deferred)
+            if self.failed_resources:
+                found["resources_failed"] = sorted(self.failed_resources)
+            return found
 
     def as_dict(self) -> dict[str, Any]:
+        with self._lock:
+            kinds = {kind: progress.as_dict() for kind, progress in self.kinds.items()}
+            problems = {table: dict(detail) for table, detail in self.problems.items()}
+            failed_resources = dict(self.failed_resources)
         return {
             "meters_listed": self.meters_listed,
             "not_activated_meters": [vars(m) for m in self.not_activated],
-            "plans": self.plans,
+            "plans": kinds,
+            "failed_resources": failed_resources,
             "rows_fetched": dict(self.rows_fetched),
-            "problems": self.problems,
+            "problems": problems,
             "requests": self.client_stats.as_dict() if self.client_stats else {},
         }

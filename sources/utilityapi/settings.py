@@ -24,6 +24,10 @@ READINGS_PENDING_PAGES = 8
 PARSE_THREADS = 2
 
 DEFAULT_LOOKBACK_DAYS = 7
+# A load commits in steps: each run of the source takes at most this many meters, or stops
+# taking new ones after this many minutes of fetching, so a crash loses at most one step.
+CHECKPOINT_METERS = 50
+CHECKPOINT_MINUTES = 5.0
 # Requests in flight at once. At 50 requests/s and ~0.25-0.5 s per intervals page, 13-25 are
 # needed to keep the rate limit busy; 32 also keeps it busy at the end of a backfill, when only
 # a few meters' chains of `next` pages remain (measured: 1 s less on a 1,000-request backfill).
@@ -34,6 +38,11 @@ BILLS_METERS_PER_REQUEST = UIDS_PER_FILTER
 
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 120.0
+# A whole response must arrive within this (the read timeout only bounds each gap), and be no
+# larger than this: an intervals page of the default size weighs a few MB, a listing of 1000
+# meters or bills ~5-10 MB.
+REQUEST_DEADLINE_SECONDS = 300.0
+MAX_RESPONSE_BYTES = 128 * 1024 * 1024
 MAX_RETRIES = 6
 MAX_RATE_LIMITED_RETRIES = 20
 BACKOFF_BASE_SECONDS = 0.5

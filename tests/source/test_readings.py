@@ -8,7 +8,7 @@ import json
 import pyarrow as pa
 import pytest
 
-from sources.utilityapi.client import PayloadError
+from sources.utilityapi.pages import PayloadError
 from sources.utilityapi.readings import (
     READINGS_SCHEMA,
     ReadingProblems,
@@ -44,14 +44,14 @@ def test_fast_path_equals_the_tolerant_path(live, docs):
     )
     slow = readings_table([*live, docs], problems)
     assert fast.next == "https://x/api/v2/intervals?after=1"
-    assert fast.items.schema == READINGS_SCHEMA
-    assert sorted_rows(fast.items) == sorted_rows(slow)
+    assert fast.items.readings.schema == READINGS_SCHEMA
+    assert sorted_rows(fast.items.readings) == sorted_rows(slow)
     assert not problems
 
 
 def test_pretty_printed_pages_parse(live):
     decoded = decode_intervals_page(page(live, indent=4), ReadingProblems())
-    assert decoded.items.num_rows == 3 and decoded.next is None
+    assert decoded.items.readings.num_rows == 3 and decoded.next is None
 
 
 def test_offsets_and_instants_come_from_the_published_strings(docs):
@@ -66,7 +66,7 @@ def test_numbers_sent_as_strings_are_coerced_and_bad_ones_reported(live):
     weird[0]["readings"][0]["datapoints"][0]["value"] = "0.5"
     weird[0]["readings"][0]["datapoints"][1]["value"] = "n/a"
     problems = ReadingProblems()
-    table = decode_intervals_page(page(weird), problems).items
+    table = decode_intervals_page(page(weird), problems).items.readings
     values = {r["type"]: r["value"] for r in table.to_pylist()}
     assert values == {"net": 0.5, "max": None, "fwd": 0.166}
     assert problems.counts == {"non-numeric datapoint value 'n/a'": 1}
@@ -76,13 +76,13 @@ def test_legacy_kwh_only_readings_become_net_rows(docs):
     legacy = copy.deepcopy(docs)
     for reading in legacy["readings"]:
         del reading["datapoints"]
-    table = decode_intervals_page(page([legacy]), ReadingProblems()).items
+    table = decode_intervals_page(page([legacy]), ReadingProblems()).items.readings
     assert table.column("type").to_pylist() == ["net"] * 3
     assert table.column("unit").to_pylist() == ["kwh"] * 3
 
 
 def test_bare_array_pages_are_accepted(live):
-    table = decode_intervals_page(json.dumps(live).encode(), ReadingProblems()).items
+    table = decode_intervals_page(json.dumps(live).encode(), ReadingProblems()).items.readings
     assert table.num_rows == 3
 
 
@@ -90,7 +90,7 @@ def test_readings_without_usable_times_are_dropped_and_reported(live):
     broken = copy.deepcopy(live)
     broken[0]["readings"][0]["start"] = "yesterday"
     problems = ReadingProblems()
-    assert decode_intervals_page(page(broken), problems).items.num_rows == 0
+    assert decode_intervals_page(page(broken), problems).items.readings.num_rows == 0
     assert problems.counts == {"unreadable reading start 'yesterday'": 1}
 
 
@@ -109,3 +109,24 @@ def test_unique_readings_drops_repeated_datapoints(live):
     unique = unique_readings(table)
     assert unique.num_rows == 3
     assert sorted(unique.column("type").to_pylist()) == ["fwd", "max", "net"]
+
+
+def test_objects_keep_their_notes_and_qualities_on_both_paths(live, docs):
+    strange = copy.deepcopy(docs)
+    strange["notes"] = [{"type": "interval_strange", "msg": "no DST info", "ts": "2015-03-20T00:00:00+00:00"}]
+    fast = decode_intervals_page(page([*live, strange]), ReadingProblems()).items.objects
+    legacy = copy.deepcopy(strange)
+    for reading in legacy["readings"]:
+        del reading["datapoints"]
+    slow = decode_intervals_page(page([legacy]), ReadingProblems()).items.objects
+    by_uid = {o["uid"]: o for o in fast}
+    assert set(by_uid) == {live[0]["uid"], docs["uid"]}
+    docs_row = by_uid[docs["uid"]]
+    assert docs_row["note_types"] == "interval_strange" and docs_row["has_strange_note"]
+    assert docs_row["qualities"] == ["revenue"]
+    assert docs_row["source_types"] == ["greenbutton_cmd"]
+    assert docs_row["reading_count"] == 3
+    assert docs_row["updated_at"].isoformat() == "2015-03-19T20:50:41.206253+00:00"
+    assert by_uid[live[0]["uid"]]["note_types"] == ""
+    assert not by_uid[live[0]["uid"]]["has_strange_note"]
+    assert [(o["note_types"], o["reading_count"]) for o in slow] == [("interval_strange", 3)]

@@ -154,8 +154,8 @@ def bill(
         "meter_uid": meter_uid,
         "authorization_uid": f"auth-{meter_uid}",
         "utility": "PG&E",
-        "created": iso(PUBLISHED),
-        "updated": iso(PUBLISHED),
+        "created_at": iso(PUBLISHED),
+        "updated_at": iso(PUBLISHED),
         "bill_start_at": iso(start),
         "bill_end_at": iso(end),
         "bill_statement_at": iso(end + timedelta(days=2)),
@@ -163,7 +163,8 @@ def bill(
         "bill_total_volume": volume,
         "bill_total_unit": unit,
         "bill_total_kwh": volume if unit == "kwh" else None,
-        "is_estimated": estimated,
+        "note_types": "strange" if estimated else "",
+        "has_strange_note": estimated,
         "service_class": "gas" if unit == "therms" else "res-electric",
     }
 
@@ -176,7 +177,8 @@ BILL_COLUMNS: dict[str, dict[str, Any]] = {
     "bill_total_volume": {"data_type": "double"},
     "bill_total_unit": {"data_type": "text"},
     "bill_total_kwh": {"data_type": "double"},
-    "is_estimated": {"data_type": "bool"},
+    "has_strange_note": {"data_type": "bool"},
+    "updated_at": {"data_type": "timestamp"},
 }
 
 

@@ -17,12 +17,12 @@ renamed as (
         cast(bill_start_at as timestamptz) as bill_start_at,
         cast(bill_end_at as timestamptz) as bill_end_at,
         cast(bill_statement_at as timestamptz) as bill_statement_at,
-        cast(updated as timestamptz) as bill_updated_at,
+        cast(updated_at as timestamptz) as bill_updated_at,
         bill_total_cost,
         bill_total_volume,
         lower(bill_total_unit) as bill_total_unit,
         bill_total_kwh,
-        coalesce(is_estimated, false) as is_estimated
+        coalesce(has_strange_note, false) as is_estimated
     from source
 ),
 

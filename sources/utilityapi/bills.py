@@ -1,0 +1,72 @@
+"""Bills of many meters at once: one request covers up to a hundred meters."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Any
+
+from . import settings
+from .context import SourceContext
+from .errors import ends_the_run
+from .fetch import run_concurrently
+from .planning import MeterPlan, record_fetch, track_latest
+from .records import ShapeProblems, shape_bill
+
+
+def fetch_bills(context: SourceContext, state: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
+    """This step's meters' bills, each meter's cursor recorded once its batch is in."""
+    problems = ShapeProblems()
+    latest: dict[str, datetime] = {}
+
+    def fetch(batch: list[MeterPlan], emit: Callable[[list[dict[str, Any]]], None]) -> None:
+        params: dict[str, Any] = {
+            "meters": [p.meter_uid for p in batch],
+            "limit": settings.MAX_PAGE_SIZE,
+        }
+        starts = [p.start for p in batch]
+        if None not in starts:
+            params["start"] = min(s for s in starts if s is not None).isoformat(
+                timespec="microseconds"
+            )
+        for page in context.client.pages("bills", "bills", params):
+            emit([shape_bill(b, problems) for b in page if isinstance(b, dict)])
+
+    for result in run_concurrently(
+        _batches(context.plan("bills", state)),
+        fetch,
+        max_workers=context.scope.max_concurrency,
+        max_pending=8,
+    ):
+        if not result.done:
+            rows = result.item or []
+            for row in rows:
+                track_latest(latest, row.get("meter_uid"), row.get("bill_start_at"))
+            context.report.count_rows("bills", len(rows))
+            yield rows
+        elif result.error is not None:
+            if ends_the_run(result.error):
+                raise result.error
+            for plan in result.job:
+                context.report.meter_failed("bills", plan.meter_uid, str(result.error))
+        else:
+            for plan in result.job:
+                record_fetch(state, plan, latest.get(plan.meter_uid), context.clock.now())
+                context.report.meter_fetched("bills", plan.meter_uid)
+    context.report.add_problems("bills", problems.counts, problems.examples)
+
+
+def _batches(plans: Iterator[MeterPlan]) -> Iterator[list[MeterPlan]]:
+    """Group meters into bills requests: whole-history meters together, the rest by start."""
+    taken = list(plans)
+    whole = [p for p in taken if p.start is None]
+    dated = sorted((p for p in taken if p.start is not None), key=_start)
+    size = settings.BILLS_METERS_PER_REQUEST
+    for group in (whole, dated):
+        for i in range(0, len(group), size):
+            yield group[i : i + size]
+
+
+def _start(plan: MeterPlan) -> datetime:
+    assert plan.start is not None
+    return plan.start

@@ -1,0 +1,154 @@
+"""What every resource of one source instance shares: the client, the listings and the run's
+progress across checkpoint steps."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from . import settings
+from .client import UtilityAPIClient
+from .clock import Clock
+from .errors import UtilityAPIError
+from .planning import Kind, MeterPlan, plan_meters
+from .records import is_not_activated
+from .report import LoadReport
+
+
+@dataclass(frozen=True)
+class LoadScope:
+    """What one source instance is asked to load."""
+
+    meter_uids: list[str] | None
+    strict_meters: bool
+    authorization_uids: list[str] | None
+    start_date: datetime | None
+    lookback: timedelta
+    allow_mixed: bool
+    intervals_page_size: int
+    max_concurrency: int
+    backfill: dict[str, datetime | None]
+    refresh: frozenset[str]
+    access_changes: list[dict[str, Any]]
+    step_meters: int | None
+    step_seconds: float | None
+
+
+@dataclass
+class SourceContext:
+    """The client and listings of one source instance, and which meters each step took.
+
+    A load runs the source once per checkpoint step; the listings are fetched once, and each
+    step takes the next meters that still need bills or intervals, so a step commits with its
+    meters' cursors and the next run resumes with the rest.
+    """
+
+    client: UtilityAPIClient
+    clock: Clock
+    report: LoadReport
+    scope: LoadScope
+    _meters: list[dict[str, Any]] | None = None
+    _authorizations: list[dict[str, Any]] | None = None
+    _taken: dict[str, set[str]] = field(default_factory=dict)
+    # resources run on several threads (bills and events are parallelized)
+    _lock: threading.RLock = field(default_factory=threading.RLock)
+
+    def meters(self) -> list[dict[str, Any]]:
+        """The account's meters (or the requested ones), listed once per run."""
+        with self._lock:
+            if self._meters is None:
+                self._meters = self._list_meters()
+                self.report.meters_listed = len(self._meters)
+                self.report.note_not_activated([m for m in self._meters if is_not_activated(m)])
+                self._check_requested(self._meters)
+            return self._meters
+
+    def authorizations(self) -> list[dict[str, Any]]:
+        """The account's authorizations, listed once per run."""
+        with self._lock:
+            if self._authorizations is None:
+                self._authorizations = self._list("authorizations", {})
+            return self._authorizations
+
+    def plan(self, kind: Kind, state: dict[str, Any]) -> Iterator[MeterPlan]:
+        """This step's meters for `kind`, from the resource's state, within the step's budget.
+
+        Meters already taken by an earlier step of this run are left out: they were fetched
+        (or failed, and wait for the next run).
+        """
+        summary = plan_meters(
+            self.meters(),
+            kind,
+            state,
+            now=self.clock.now(),
+            lookback=self.scope.lookback,
+            start_date=self.scope.start_date,
+            backfill=self.scope.backfill,
+            refresh=self.scope.refresh,
+        )
+        self.report.add_plan(kind, summary)
+        with self._lock:
+            taken = self._taken.setdefault(kind, set())
+            pending = [p for p in summary.planned if p.meter_uid not in taken]
+        return self._budgeted(kind, pending)
+
+    def _budgeted(self, kind: Kind, pending: list[MeterPlan]) -> Iterator[MeterPlan]:
+        started = self.clock.monotonic()
+        limit = self.scope.step_meters or len(pending)
+        seconds = self.scope.step_seconds
+        given = 0
+        try:
+            for plan in pending:
+                if given >= limit or (
+                    seconds is not None and self.clock.monotonic() - started >= seconds
+                ):
+                    break
+                with self._lock:
+                    self._taken[kind].add(plan.meter_uid)
+                given += 1
+                yield plan
+        finally:
+            self.report.set_remaining(kind, len(pending) - given)
+
+    def _list_meters(self) -> list[dict[str, Any]]:
+        if self.scope.meter_uids is None and self.scope.authorization_uids is None:
+            return self._list("meters", {})
+        meters: dict[str, dict[str, Any]] = {}
+        scope = self.scope
+        for key, uids in (("uids", scope.meter_uids), ("authorizations", scope.authorization_uids)):
+            for chunk in _chunks(uids or [], settings.UIDS_PER_FILTER):
+                for meter in self._list("meters", {key: chunk}):
+                    meters[str(meter["uid"])] = meter
+        return list(meters.values())
+
+    def _check_requested(self, meters: list[dict[str, Any]]) -> None:
+        if not (self.scope.meter_uids and self.scope.strict_meters):
+            return
+        listed = {str(m.get("uid")) for m in meters}
+        unknown = [uid for uid in self.scope.meter_uids if uid not in listed]
+        if unknown:
+            raise UnknownMeterError(
+                f"UtilityAPI does not list meter(s) {', '.join(unknown)} for this token: check "
+                "the uids (`uapi load` without --meters lists every meter it can see)."
+            )
+
+    def _list(self, path: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        query = {"limit": settings.MAX_PAGE_SIZE, **params}
+        return [
+            item
+            for page in self.client.pages(path, path, query)
+            for item in page
+            if isinstance(item, dict) and item.get("uid") is not None
+        ]
+
+
+class UnknownMeterError(UtilityAPIError):
+    """A meter uid asked for is not in the account's meter listing."""
+
+
+def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
