@@ -20,8 +20,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pipelines.pipeline import LoadOptions, make_pipeline, run_load
+from pipelines.pipeline import LoadOptions, Target, make_pipeline, run_load
 from sources.utilityapi.clock import SystemClock
+from sources.utilityapi.memory import tune_process
 
 
 class FixedNowClock(SystemClock):
@@ -51,9 +52,9 @@ def peak_rss_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def _steps(db_path: Path) -> dict[str, float]:
+def _steps(target: Target) -> dict[str, float]:
     """Seconds of each dlt step (extract, normalize, load) of the last run."""
-    trace = make_pipeline(db_path).last_trace
+    trace = make_pipeline(target).last_trace
     steps: dict[str, float] = {}
     for step in trace.steps if trace else []:
         if step.started_at and step.finished_at:
@@ -62,15 +63,17 @@ def _steps(db_path: Path) -> dict[str, float]:
 
 
 def run(spec: dict[str, Any]) -> dict[str, Any]:
-    extra = dict(spec.get("options") or {})
+    given = dict(spec.get("options") or {})
+    # LoadOptions' own fields; every other option is a setting of the source
+    pipeline_fields = {k: given.pop(k) for k in ("transform", "resources") if k in given}
     if spec.get("now"):
-        extra["clock"] = FixedNowClock(datetime.fromisoformat(spec["now"]))
+        pipeline_fields["clock"] = FixedNowClock(datetime.fromisoformat(spec["now"]))
     options = LoadOptions(
-        api_token=spec["token"],
-        base_url=spec["base_url"],
-        db_path=Path(spec["db_path"]),
-        **extra,
+        target=Target(db_path=Path(spec["db_path"])),
+        source={"api_token": spec["token"], "base_url": spec["base_url"], **given},
+        **pipeline_fields,
     )
+    tune_process()
     cpu0 = _cpu()
     startup_cpu = cpu0
     started = time.perf_counter()
@@ -88,7 +91,7 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
         "plans": report["plans"],
         "rows_fetched": report["rows_fetched"],
         "problems": report["problems"],
-        "steps": _steps(options.db_path),
+        "steps": _steps(options.target),
         "pid": os.getpid(),
     }
 

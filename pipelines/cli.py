@@ -1,37 +1,53 @@
-"""The `uapi` command: thin argument parsing over the pipeline and sandbox packages."""
+"""The `uapi` command: thin argument parsing over the pipeline and sandbox packages.
+
+Every command ends with an exit status a scheduler can act on (README "Exit statuses"); loads
+also write a JSON run report whose `status` says the same, and `--json` prints it on stdout.
+"""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import logging
 import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from sandbox.cli import add_subcommands as add_sandbox_subcommands
-from sources.utilityapi import settings
-from sources.utilityapi.errors import TOKEN_HELP, UtilityAPIError
+from sources.utilityapi.errors import UtilityAPIError
 
-EXIT_FAILED = 1
-EXIT_USAGE = 2
+from . import arguments
+from .outcome import Outcome
+
+
+class UsageError(Exception):
+    """Bad input: the message names the flag and what it accepts."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message}")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="uapi", description="Load UtilityAPI bills and interval data into DuckDB."
+    parser = _Parser(
+        prog="uapi",
+        description="Load UtilityAPI bills and interval data into DuckDB or any dlt destination.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log requests and retries")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=_Parser
+    )
     _add_load(commands)
     _add_backfill(commands)
+    _add_transform(commands)
     _add_test_submit(commands)
     _add_collect(commands)
     _add_webhooks(commands)
     _add_events(commands)
-    _add_transform(commands)
     add_sandbox_subcommands(commands)
     return parser
 
@@ -39,20 +55,25 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_load(commands: Any) -> None:
     load = commands.add_parser(
         "load",
-        help="load authorizations, meters, bills, intervals and events into DuckDB",
+        help="load authorizations, meters, bills, intervals and events",
         description="Load UtilityAPI data incrementally: only meters whose data changed are "
         "asked for bills and intervals. Downloads are free; nothing here triggers a collection.",
     )
-    _add_api_options(load)
-    _add_db_options(load)
+    arguments.add_api_options(load)
+    arguments.add_target_options(load)
+    arguments.add_output_options(load)
+    arguments.add_checkpoint_options(load)
     load.add_argument(
         "--resources",
-        type=_csv,
+        type=arguments.resource_list,
         help="comma-separated subset of authorizations,meters,bills,intervals,events,meter_access",
     )
-    load.add_argument("--meters", type=_csv, help="comma-separated meter uids (default: all)")
+    load.add_argument(
+        "--meters", type=arguments.csv_list("meter uids"), help="comma-separated meter uids"
+    )
     load.add_argument(
         "--start-date",
+        type=arguments.start_date,
         help="earliest data to fetch for meters loaded for the first time (YYYY-MM-DD or ISO 8601)",
     )
     load.add_argument(
@@ -62,11 +83,45 @@ def _add_load(commands: Any) -> None:
     )
     load.add_argument(
         "--lookback-days",
-        type=float,
-        help=f"re-read this many days before each meter's cursor (default "
-        f"{settings.DEFAULT_LOOKBACK_DAYS:g})",
+        type=arguments.non_negative(float, "number of days"),
+        help="re-read this many days before each meter's cursor (default 7)",
     )
+    _add_keep_reports(load)
     load.set_defaults(func=cmd_load)
+
+
+def _add_backfill(commands: Any) -> None:
+    backfill = commands.add_parser(
+        "backfill",
+        help="reload chosen meters' bills and intervals without touching other meters' state",
+    )
+    arguments.add_api_options(backfill)
+    arguments.add_target_options(backfill)
+    arguments.add_output_options(backfill)
+    arguments.add_checkpoint_options(backfill)
+    backfill.add_argument(
+        "--meters",
+        type=arguments.csv_list("meter uids"),
+        required=True,
+        help="comma-separated meter uids",
+    )
+    backfill.add_argument(
+        "--since", type=arguments.start_date, help="reload from this date (default: all history)"
+    )
+    _add_keep_reports(backfill)
+    backfill.set_defaults(func=cmd_backfill)
+
+
+def _add_keep_reports(parser: argparse.ArgumentParser) -> None:
+    from .summary import REPORT_RETENTION_DAYS
+
+    parser.add_argument(
+        "--keep-reports",
+        type=arguments.non_negative(float, "number of days"),
+        default=REPORT_RETENTION_DAYS,
+        metavar="DAYS",
+        help=f"delete run reports older than this (default {REPORT_RETENTION_DAYS:g} days)",
+    )
 
 
 def _add_transform(commands: Any) -> None:
@@ -76,39 +131,11 @@ def _add_transform(commands: Any) -> None:
         description="Bring the `analytics` tables up to date with the raw tables: only the "
         "meters and days that loads since the last run touched are recomputed.",
     )
-    from .pipeline import DEFAULT_DB
-
-    transform.add_argument(
-        "--db", type=Path, default=DEFAULT_DB, help=f"DuckDB file ({DEFAULT_DB})"
-    )
+    arguments.add_target_options(transform)
     transform.add_argument(
         "--full-refresh", action="store_true", help="rebuild every table from the raw tables"
     )
     transform.set_defaults(func=cmd_transform)
-
-
-def cmd_transform(args: argparse.Namespace) -> int:
-    from transforms import run
-
-    from .summary import format_transform
-
-    if not args.db.exists():
-        print(f"no database at {args.db}: run `uapi load` first")
-        return EXIT_FAILED
-    print(format_transform(run(args.db, full_refresh=args.full_refresh)))
-    return 0
-
-
-def _add_backfill(commands: Any) -> None:
-    backfill = commands.add_parser(
-        "backfill",
-        help="reload chosen meters' bills and intervals without touching other meters' state",
-    )
-    _add_api_options(backfill)
-    _add_db_options(backfill)
-    backfill.add_argument("--meters", type=_csv, required=True, help="comma-separated meter uids")
-    backfill.add_argument("--since", help="reload from this date (default: whole history)")
-    backfill.set_defaults(func=cmd_backfill)
 
 
 def _add_test_submit(commands: Any) -> None:
@@ -118,7 +145,7 @@ def _add_test_submit(commands: Any) -> None:
         "test-submit",
         help="create a test authorization for a scenario (residential, commercial, badlogin, ...)",
     )
-    _add_api_options(submit)
+    arguments.add_api_options(submit)
     submit.add_argument("--scenario", required=True, choices=SCENARIOS)
     submit.add_argument("--utility", default="DEMO", help="utility to fake (default DEMO)")
     submit.add_argument("--form", help="existing form uid (default: create one)")
@@ -131,7 +158,9 @@ def _add_collect(commands: Any) -> None:
     collect = commands.add_parser(
         "collect", help="start charged collections: historical data or ongoing monitoring"
     )
-    kinds = collect.add_subparsers(dest="collect_kind", required=True, metavar="KIND")
+    kinds = collect.add_subparsers(
+        dest="collect_kind", required=True, metavar="KIND", parser_class=_Parser
+    )
     historical = kinds.add_parser(
         "historical", help="collect past bills and intervals (charged per meter)"
     )
@@ -139,9 +168,11 @@ def _add_collect(commands: Any) -> None:
         "monitoring", help="start, change or stop scheduled refreshes (each refresh is charged)"
     )
     for parser in (historical, monitoring):
-        _add_api_options(parser)
+        arguments.add_api_options(parser)
         which = parser.add_mutually_exclusive_group(required=True)
-        which.add_argument("--meters", type=_csv, help="comma-separated meter uids")
+        which.add_argument(
+            "--meters", type=arguments.csv_list("meter uids"), help="comma-separated meter uids"
+        )
         which.add_argument("--authorization", help="every meter of this authorization")
         if parser is historical:
             which.add_argument(
@@ -163,15 +194,17 @@ def _add_collect(commands: Any) -> None:
 
 def _add_webhooks(commands: Any) -> None:
     webhooks = commands.add_parser("webhooks", help="receive UtilityAPI webhooks")
-    actions = webhooks.add_subparsers(dest="webhooks_action", required=True, metavar="ACTION")
+    actions = webhooks.add_subparsers(
+        dest="webhooks_action", required=True, metavar="ACTION", parser_class=_Parser
+    )
     serve = actions.add_parser(
         "serve",
         help="verify and store webhooks, then load only the meters they name",
         description="Events are stored durably and deduplicated before the 200; bursts are "
         "debounced into one load of the named meters.",
     )
-    _add_api_options(serve)
-    _add_db_options(serve)
+    arguments.add_api_options(serve)
+    arguments.add_target_options(serve, locking=False)
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8787)
     serve.add_argument(
@@ -181,7 +214,7 @@ def _add_webhooks(commands: Any) -> None:
     )
     serve.add_argument(
         "--quiet-seconds",
-        type=float,
+        type=arguments.non_negative(float, "number of seconds"),
         default=5.0,
         help="wait this long after the last event of a burst before loading (default 5)",
     )
@@ -190,106 +223,159 @@ def _add_webhooks(commands: Any) -> None:
 
 def _add_events(commands: Any) -> None:
     events = commands.add_parser("events", help="work with UtilityAPI's /events list")
-    actions = events.add_subparsers(dest="events_action", required=True, metavar="ACTION")
+    actions = events.add_subparsers(
+        dest="events_action", required=True, metavar="ACTION", parser_class=_Parser
+    )
     sync = actions.add_parser(
         "sync",
         help="poll undelivered events, load the meters they name, mark them delivered",
-        description="For deployments without a public webhook endpoint.",
     )
-    _add_api_options(sync)
-    _add_db_options(sync)
+    arguments.add_api_options(sync)
+    arguments.add_target_options(sync)
     sync.set_defaults(func=cmd_events_sync)
 
 
-def _add_api_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--sandbox",
-        action="store_true",
-        help="start the embedded sandbox with demo data and use it instead of UtilityAPI",
-    )
-    parser.add_argument(
-        "--base-url",
-        help=f"API root ending in /api/v2 (default {settings.BASE_URL}, or "
-        "sources.utilityapi.base_url in .dlt/config.toml)",
-    )
-    parser.add_argument(
-        "--token",
-        help="API token (default: SOURCES__UTILITYAPI__API_TOKEN or .dlt/secrets.toml)",
-    )
-    parser.add_argument(
-        "--rate-limit",
-        type=float,
-        help=f"requests per second for the account (default {settings.DEFAULT_RATE_LIMIT:g}; "
-        "0 for none)",
-    )
-    parser.add_argument("--concurrency", type=int, help="requests in flight at once (default 32)")
-
-
-def _add_db_options(parser: argparse.ArgumentParser) -> None:
-    from .pipeline import DEFAULT_DATASET, DEFAULT_DB
-
-    parser.add_argument("--db", type=Path, default=DEFAULT_DB, help=f"DuckDB file ({DEFAULT_DB})")
-    parser.add_argument(
-        "--dataset", default=DEFAULT_DATASET, help=f"schema for raw tables ({DEFAULT_DATASET})"
-    )
-
-
 def cmd_load(args: argparse.Namespace) -> int:
-    with api_endpoint(args) as (base_url, token):
-        options = _load_options(
-            args,
-            base_url,
-            token,
-            resources=args.resources or (),
-            meters=args.meters,
-            start_date=args.start_date,
-            full_refresh=args.full_refresh,
-            lookback_days=args.lookback_days,
-        )
-        return _load_and_report(options, args)
-
-
-def _load_options(args: argparse.Namespace, base_url: str, token: str, **extra: Any) -> Any:
-    from .pipeline import LoadOptions
-
-    return LoadOptions(
-        api_token=token,
-        base_url=base_url,
-        db_path=args.db,
-        dataset=args.dataset,
-        rate_limit=args.rate_limit,
-        max_concurrency=args.concurrency,
-        **extra,
-    )
+    extra = {
+        "meters": args.meters,
+        "start_date": args.start_date,
+        "lookback_days": args.lookback_days,
+    }
+    return _load_and_report(args, extra, resources=args.resources, full_refresh=args.full_refresh)
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
-    with api_endpoint(args) as (base_url, token):
-        options = _load_options(
-            args,
-            base_url,
-            token,
-            resources=("meters", "bills", "interval_readings"),
-            meters=args.meters,
-            backfill={uid: args.since for uid in args.meters},
-        )
-        return _load_and_report(options, args)
+    extra = {"meters": args.meters, "backfill": {uid: args.since for uid in args.meters}}
+    return _load_and_report(args, extra, resources=("meters", "bills", "interval_readings"))
 
 
-def _load_and_report(options: Any, args: argparse.Namespace) -> int:
-    """Run a load with progress on a terminal; print the summary or the failure."""
+def _load_and_report(
+    args: argparse.Namespace,
+    extra: dict[str, Any],
+    *,
+    resources: Any,
+    full_refresh: bool = False,
+) -> int:
+    """Run a load with live progress; print the summary (or `--json` report); exit status."""
     from sources.utilityapi import LoadReport
 
-    from .pipeline import run_load
-    from .summary import Progress
+    from .config import source_settings
+    from .pipeline import LoadOptions, run_load
+    from .progress import Progress
+    from .summary import format_summary, report_dict, reports_dir, write_report
 
+    target = _target(args)
     report = LoadReport()
-    try:
-        with Progress(report):
-            result = run_load(options, report)
-    except Exception as exc:  # noqa: BLE001 - reported, then the exit status says failed
-        return _fail(exc, options.base_url, args.db, args.dataset, report)
-    return _print_load(result, options.base_url, args)
+    with api_endpoint(args) as endpoint:
+        source = {**endpoint, **_source_flags(args), **{k: v for k, v in extra.items() if v}}
+        base_url = str(source_settings(source).base_url)
+        options = LoadOptions(
+            target=target,
+            source=source,
+            resources=resources or (),
+            full_refresh=full_refresh,
+            lock_wait_seconds=args.wait,
+        )
+        try:
+            with Progress(report) as progress:
+                result = run_load(options, report, on_phase=progress.phase)
+        except Exception as exc:  # noqa: BLE001 - mapped to an outcome and reported
+            return _report_failure(args, exc, base_url, target, report)
+    summary = report_dict(result, base_url=base_url, target=target)
+    path = write_report(summary, reports_dir(target), keep_days=args.keep_reports)
+    if args.json:
+        _print_json(summary)
+        return result.outcome.exit_code
+    print(format_summary(summary))
+    print()
+    _print_transform(result)
+    print(f"\nRun report: {path}")
+    if result.transform_error:
+        _err(
+            f"the load is committed, but the transform failed: {result.transform_error}. "
+            "Run `uapi transform` to retry it."
+        )
+    return result.outcome.exit_code
+
+
+def _print_transform(result: Any) -> None:
+    from .summary import format_transform
+
+    if result.transform is not None:
+        print(format_transform(result.transform))
+    elif result.transform_skipped:
+        print(f"transform skipped: {result.transform_skipped}")
+
+
+def _report_failure(
+    args: argparse.Namespace, exc: BaseException, base_url: str | None, target: Any, report: Any
+) -> int:
+    """A load that committed nothing: say why, write the report, pick the exit status."""
+    from .summary import failure_dict, reports_dir, write_report
+
+    outcome, message = classify_failure(exc)
+    summary = failure_dict(
+        outcome, message, base_url=base_url, target=target, extra=report.as_dict()
+    )
+    with contextlib.suppress(OSError):
+        write_report(summary, reports_dir(target), keep_days=args.keep_reports)
+    if args.json:
+        _print_json(summary)
+    prefix = "" if outcome is not Outcome.FAILED else "load failed, nothing was committed: "
+    _err(prefix + message)
+    return outcome.exit_code
+
+
+def classify_failure(exc: BaseException) -> tuple[Outcome, str]:
+    """The outcome of a run that raised, and the message a user can act on."""
+    from sources.utilityapi import UnknownMeterError
+
+    from .lock import LockBusy
+    from .pipeline import DestinationUnavailable, describe_failure
+
+    cause = _find(exc, (UnknownMeterError, LockBusy, DestinationUnavailable, UtilityAPIError))
+    if isinstance(cause, UnknownMeterError | ValueError | UsageError):
+        return Outcome.USAGE, str(cause)
+    if isinstance(cause, LockBusy):
+        return Outcome.LOCKED, str(cause)
+    if isinstance(cause, DestinationUnavailable) and "open in another program" in str(cause):
+        return Outcome.LOCKED, str(cause)
+    if cause is not None:
+        return Outcome.FAILED, str(cause)
+    if isinstance(exc, ValueError | UsageError):
+        return Outcome.USAGE, str(exc)
+    return Outcome.FAILED, describe_failure(exc)
+
+
+def _find(exc: BaseException | None, kinds: tuple[type[BaseException], ...]) -> Any:
+    """The first exception of `kinds` in the chain dlt wraps around the real one."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, kinds):
+            return exc
+        seen.add(id(exc))
+        exc = getattr(exc, "exception", None) or exc.__cause__ or exc.__context__
+    return None
+
+
+def cmd_transform(args: argparse.Namespace) -> int:
+    from transforms import run
+
+    from .lock import writer_lock
+    from .summary import format_transform
+
+    target = _target(args)
+    if target.is_duckdb and not target.db_path.exists():
+        _err(f"no database at {target.db_path}: run `uapi load` first")
+        return Outcome.FAILED.exit_code
+    with writer_lock(target.lock_path, target.label, wait_seconds=args.wait):
+        try:
+            summary = run(target.db_path, full_refresh=args.full_refresh)
+        except Exception as exc:  # noqa: BLE001 - reported with its exit status
+            _err(f"transform failed: {exc}")
+            return Outcome.TRANSFORM_FAILED.exit_code
+    print(format_transform(summary))
+    return Outcome.OK.exit_code
 
 
 def cmd_test_submit(args: argparse.Namespace) -> int:
@@ -380,13 +466,13 @@ def _collect(args: argparse.Namespace, what: str, act: Any) -> int:
             print("Dry run: nothing was sent.")
             return 0
         if not confirm(f"Start {what} for {len(meters)} meter(s)?", args.yes):
-            return EXIT_USAGE
+            return Outcome.USAGE.exit_code
         uids = [str(m.get("uid")) for m in meters]
         try:
             result = act(client, uids)
         except ExpiredOrRevokedError as exc:
-            print(f"uapi: {exc}\nDropped (revoked or expired): {', '.join(uids)}", file=sys.stderr)
-            return EXIT_FAILED
+            _err(f"{exc}\nDropped (revoked or expired): {', '.join(uids)}")
+            return Outcome.FAILED.exit_code
     print(f"UtilityAPI accepted {len(result.accepted)} meter(s): {', '.join(result.accepted)}")
     if result.dropped:
         print(
@@ -402,10 +488,9 @@ def confirm(question: str, assume_yes: bool) -> bool:
     if assume_yes:
         return True
     if not sys.stdin.isatty():
-        print(
-            "uapi: refusing to start a charged collection without confirmation; "
-            "pass --yes when running non-interactively.",
-            file=sys.stderr,
+        _err(
+            "refusing to start a charged collection without confirmation; "
+            "pass --yes when running non-interactively."
         )
         return False
     answer = input(f"{question} [y/N] ").strip().lower()
@@ -419,24 +504,27 @@ def cmd_webhooks_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .events import EventProcessor, Inbox
+    from .pipeline import LoadOptions
     from .receiver import WEBHOOK_PATH, ProcessingLoop, receiver_app
 
     secret = args.secret or os.environ.get("UAPI_WEBHOOK_SECRET") or _secret("webhooks.secret")
     if not secret:
-        return _usage_error(
+        raise UsageError(
             "No webhook secret: pass --secret, set UAPI_WEBHOOK_SECRET, or put [webhooks] "
             "secret in .dlt/secrets.toml (the secret is in UtilityAPI's webhook settings)."
         )
     logging.getLogger("pipelines").setLevel(logging.INFO)
-    with api_endpoint(args) as (base_url, token):
-        inbox = Inbox(inbox_path(args.db))
+    target = _target(args)
+    with api_endpoint(args) as endpoint:
+        source = {**endpoint, **_source_flags(args)}
+        inbox = Inbox(inbox_path(target))
         processor = EventProcessor(
-            inbox, _load_options(args, base_url, token), quiet_seconds=args.quiet_seconds
+            inbox, LoadOptions(target=target, source=source), quiet_seconds=args.quiet_seconds
         )
         loop = ProcessingLoop(processor)
         app = receiver_app(inbox, secret)
         print(f"Receiving UtilityAPI webhooks at http://{args.host}:{args.port}{WEBHOOK_PATH}")
-        print(f"Events are stored in {inbox_path(args.db)}; loads go to {args.db}.")
+        print(f"Events are stored in {inbox_path(target)}; loads go to {target.label}.")
         loop.start()
         try:
             uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
@@ -447,54 +535,108 @@ def cmd_webhooks_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_events_sync(args: argparse.Namespace) -> int:
-    from sources.utilityapi import UtilityAPIClient
-
     from .events import EventProcessor, Inbox, sync_events
+    from .pipeline import LoadOptions
 
-    with api_endpoint(args) as (base_url, token):
-        inbox = Inbox(inbox_path(args.db))
-        options = _load_options(args, base_url, token)
-        client = UtilityAPIClient(token, base_url, **_client_args(args))
+    target = _target(args)
+    with api_endpoint(args) as endpoint:
+        source = {**endpoint, **_source_flags(args)}
+        inbox = Inbox(inbox_path(target))
+        options = LoadOptions(target=target, source=source, lock_wait_seconds=args.wait)
         try:
-            outcome = sync_events(client, EventProcessor(inbox, options))
-        except Exception as exc:  # noqa: BLE001
-            return _fail(exc, base_url, args.db, args.dataset, None)
+            with api_client(args, endpoint) as client:
+                outcome = sync_events(client, EventProcessor(inbox, options))
+        except Exception as exc:  # noqa: BLE001 - mapped to an outcome
+            status, message = classify_failure(exc)
+            _err(f"events sync failed: {message}")
+            return status.exit_code
         finally:
-            client.close()
             inbox.close()
     print(f"Fetched {outcome.fetched} undelivered event(s), {outcome.new} new.")
-    if outcome.processed and outcome.processed.result:
-        rows = outcome.processed.result.row_counts
+    result = outcome.processed.result if outcome.processed else None
+    if result is not None:
+        rows = result.row_counts
         print(
             f"Loaded: {', '.join(f'{t} {n:,}' for t, n in sorted(rows.items())) or 'nothing new'}"
         )
     print(f"Marked {outcome.marked_delivered} event(s) delivered at UtilityAPI.")
-    return 0
+    return result.outcome.exit_code if result is not None else 0
 
 
-def inbox_path(db_path: Path) -> Path:
-    return Path(db_path).with_name(Path(db_path).stem + ".events.sqlite")
+def inbox_path(target: Any) -> Path:
+    if target.is_duckdb:
+        return target.db_path.with_name(target.db_path.stem + ".events.sqlite")
+    return target.working_dir / "events.sqlite"
 
 
 @contextlib.contextmanager
-def api_client(args: argparse.Namespace) -> Iterator[Any]:
-    from sources.utilityapi import UtilityAPIClient
+def api_client(args: argparse.Namespace, endpoint: dict[str, Any] | None = None) -> Iterator[Any]:
+    """A client configured like the source: flags first, then dlt's configuration."""
+    from .config import api_client as configured_client
 
-    with api_endpoint(args) as (base_url, token):
-        client = UtilityAPIClient(token, base_url, **_client_args(args))
+    if endpoint is None:
+        with api_endpoint(args) as found:
+            with api_client(args, found) as client:
+                yield client
+        return
+    client = configured_client({**endpoint, **_source_flags(args)})
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@contextlib.contextmanager
+def api_endpoint(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
+    """Token and base URL given on the command line (or the embedded sandbox's); whatever is
+    not given here comes from dlt's configuration."""
+    if args.sandbox:
+        from sandbox import Sandbox, SandboxConfig
+
+        # A separate process serves the sandbox on the other core, off this one's GIL.
+        with Sandbox(SandboxConfig(scale="demo"), mode="process") as sb:
+            print(f"Sandbox serving {sb.base_url}", file=sys.stderr)
+            yield {"api_token": sb.token, "base_url": sb.base_url}
+        return
+    given: dict[str, Any] = {}
+    if args.token_file is not None:
         try:
-            yield client
-        finally:
-            client.close()
+            given["api_token"] = arguments.read_token_file(args.token_file)
+        except argparse.ArgumentTypeError as exc:
+            raise UsageError(str(exc)) from None
+    elif args.token:
+        given["api_token"] = args.token
+    if args.base_url:
+        given["base_url"] = args.base_url
+    yield given
 
 
-def _client_args(args: argparse.Namespace) -> dict[str, Any]:
-    extra: dict[str, Any] = {}
-    if args.rate_limit is not None:
-        extra["rate_limit"] = args.rate_limit or None
-    if args.concurrency is not None:
-        extra["max_concurrency"] = args.concurrency
-    return extra
+def _source_flags(args: argparse.Namespace) -> dict[str, Any]:
+    """Source settings given as flags (only those given: the rest come from dlt config)."""
+    flags = {
+        "rate_limit": args.rate_limit,
+        "max_concurrency": args.concurrency,
+        "checkpoint_meters": getattr(args, "checkpoint_meters", None),
+        "checkpoint_minutes": getattr(args, "checkpoint_minutes", None),
+    }
+    return {name: value for name, value in flags.items() if value is not None}
+
+
+def _target(args: argparse.Namespace) -> Any:
+    from .pipeline import Target
+
+    if args.destination == "duckdb":
+        problem = arguments.check_db_path(args.db)
+        if problem:
+            raise UsageError(problem)
+    elif args.db != arguments.DEFAULT_DB:
+        raise UsageError(f"--db is for the duckdb destination, not {args.destination}")
+    return Target(
+        destination=args.destination,
+        dataset=args.dataset,
+        db_path=args.db,
+        table_format=args.table_format,
+    )
 
 
 def _secret(key: str) -> str | None:
@@ -507,102 +649,23 @@ def _secret(key: str) -> str | None:
     return str(value) if value else None
 
 
-def _print_load(result: Any, base_url: str, args: argparse.Namespace) -> int:
-    from .summary import format_summary, format_transform, report_dict, write_report
-
-    summary = report_dict(result, base_url=base_url, db_path=args.db, dataset=args.dataset)
-    path = write_report(summary, args.db)
-    print(format_summary(summary))
-    print()
-    if result.transform is not None:
-        print(format_transform(result.transform))
-    elif result.transform_skipped:
-        print(f"transform skipped: {result.transform_skipped}")
-    print(f"\nRun report: {path}")
-    if result.transform_error:
-        print(
-            f"uapi: the load is committed, but the transform failed: {result.transform_error}. "
-            "Run `uapi transform` to retry it.",
-            file=sys.stderr,
-        )
-        return EXIT_FAILED
-    return 0
+def _print_json(report: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(report, indent=2, default=str) + "\n")
+    sys.stdout.flush()
 
 
-@contextlib.contextmanager
-def api_endpoint(args: argparse.Namespace) -> Iterator[tuple[str, str]]:
-    """The API root and token to use: the embedded sandbox, or the configured UtilityAPI."""
-    if args.sandbox:
-        from sandbox import Sandbox, SandboxConfig
-
-        config: dict[str, Any] = {"scale": "demo"}
-        # A separate process serves the sandbox on the other core, off this one's GIL.
-        with Sandbox(SandboxConfig(**config), mode="process") as sb:
-            print(f"Sandbox serving {sb.base_url}", file=sys.stderr)
-            yield sb.base_url, sb.token
-        return
-    token = args.token or _configured("api_token", secret=True)
-    if not token:
-        raise SystemExit(_usage_error(f"No UtilityAPI token. {TOKEN_HELP} Or try --sandbox."))
-    yield (args.base_url or _configured("base_url") or settings.BASE_URL), token
-
-
-def _configured(name: str, secret: bool = False) -> str | None:
-    import dlt
-
-    key = f"sources.utilityapi.{name}"
-    try:
-        value = (dlt.secrets if secret else dlt.config).get(key)
-    except Exception:  # noqa: BLE001 - an unreadable config file means "not configured"
-        return None
-    return str(value) if value else None
-
-
-def _fail(exc: BaseException, base_url: str, db: Path, dataset: str, report: Any | None) -> int:
-    from .summary import write_report
-
-    error = find_api_error(exc)
-    message = str(error) if error is not None else f"{type(exc).__name__}: {exc}"
-    write_report(
-        {
-            "status": "failed",
-            "error": message,
-            "base_url": base_url,
-            "database": str(db),
-            "dataset": dataset,
-            **(report.as_dict() if report is not None else {}),
-        },
-        db,
-    )
-    print(f"uapi: load failed, nothing was committed: {message}", file=sys.stderr)
-    if error is None:
-        logging.getLogger(__name__).debug("load failed", exc_info=exc)
-    return EXIT_FAILED
-
-
-def find_api_error(exc: BaseException | None) -> UtilityAPIError | None:
-    """The UtilityAPIError behind dlt's wrapping exceptions, if any."""
-    seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        if isinstance(exc, UtilityAPIError):
-            return exc
-        seen.add(id(exc))
-        exc = getattr(exc, "exception", None) or exc.__cause__ or exc.__context__
-    return None
-
-
-def _usage_error(message: str) -> int:
+def _err(message: str) -> None:
     print(f"uapi: {message}", file=sys.stderr)
-    return EXIT_USAGE
-
-
-def _csv(value: str) -> list[str]:
-    return [part.strip() for part in value.split(",") if part.strip()]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    # The database, reports and event inbox hold customers' energy data.
+    os.umask(0o077)
+    try:
+        args = build_parser().parse_args(argv)
+    except UsageError as exc:
+        return _usage(str(exc), "--json" in argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -611,11 +674,30 @@ def main(argv: list[str] | None = None) -> int:
         # httpx logs every request at INFO; the summary reports them instead.
         logging.getLogger("httpx").setLevel(logging.WARNING)
     os.environ.setdefault("RUNTIME__LOG_LEVEL", "WARNING")
+    from sources.utilityapi.memory import tune_process
+
+    tune_process()
     try:
         return int(args.func(args) or 0)
-    except UtilityAPIError as exc:
-        print(f"uapi: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+    except UsageError as exc:
+        return _usage(str(exc), getattr(args, "json", False))
+    except Exception as exc:  # noqa: BLE001 - every failure ends in a message and a status
+        outcome, message = classify_failure(exc)
+        if outcome is Outcome.USAGE:
+            return _usage(message, getattr(args, "json", False))
+        _err(message)
+        if outcome is Outcome.FAILED and not isinstance(exc, UtilityAPIError):
+            logging.getLogger(__name__).debug("command failed", exc_info=exc)
+        return outcome.exit_code
+
+
+def _usage(message: str, as_json: bool) -> int:
+    from .summary import failure_dict
+
+    if as_json:
+        _print_json(failure_dict(Outcome.USAGE, message, base_url=None, target=None, extra=None))
+    print(f"uapi: {message}" if not message.startswith("uapi") else message, file=sys.stderr)
+    return Outcome.USAGE.exit_code
 
 
 if __name__ == "__main__":

@@ -18,13 +18,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
 from sources.utilityapi.clock import SYSTEM_CLOCK, Clock
 from sources.utilityapi.notifications import EventPlan, plan_events
 from sources.utilityapi.records import to_instant
 
-from .pipeline import LoadOptions, LoadResult, run_load
+from .pipeline import LoadOptions, LoadResult, make_pipeline, run_load
 
 logger = logging.getLogger(__name__)
 
@@ -217,16 +215,21 @@ class EventProcessor:
         return ProcessOutcome(done, plan, result, sorted(deferred))
 
     def _options(self, plan: EventPlan) -> LoadOptions:
-        access_changes = self._access_changes(plan)
         meters = plan.refresh_meters | plan.backfill_meters
+        source = {
+            **self.base_options.source,
+            "meters": sorted(meters) or None,
+            # a revoked meter's events arrive after the API forgot it
+            "strict_meters": False,
+            "authorizations_filter": sorted(plan.authorizations | set(plan.access)) or None,
+            "refresh": sorted(plan.refresh_meters),
+            "backfill": {uid: None for uid in sorted(plan.backfill_meters)},
+            "access_changes": self._access_changes(plan),
+        }
         return dataclasses.replace(
             self.base_options,
             resources=EVENT_LOAD_RESOURCES,
-            meters=sorted(meters) or None,
-            authorizations=sorted(plan.authorizations | set(plan.access)) or None,
-            refresh=sorted(plan.refresh_meters),
-            backfill={uid: None for uid in sorted(plan.backfill_meters)},
-            access_changes=access_changes,
+            source={k: v for k, v in source.items() if v or v is False},
             clock=self.clock,
         )
 
@@ -253,27 +256,27 @@ class EventProcessor:
 
 def _deferred_meters(result: LoadResult) -> set[str]:
     deferred: set[str] = set()
-    for plan in result.report.plans.values():
-        deferred.update(plan.get("deferred", []))
+    for progress in result.report.kinds.values():
+        deferred.update(progress.deferred)
     return deferred
 
 
 def _known_meters(options: LoadOptions, authorization_uids: list[str]) -> dict[str, list[str]]:
     """Meters the warehouse holds for these authorizations (the API deletes revoked ones)."""
-    if not Path(options.db_path).exists():
+    target = options.target
+    if target.is_duckdb and not target.db_path.exists():
         return {}
-    try:
-        with duckdb.connect(str(options.db_path), read_only=True) as con:
-            rows = con.execute(
-                f"select authorization_uid, uid from {options.dataset}.meters "
-                "where authorization_uid in (select unnest(?::varchar[]))",
-                [authorization_uids],
-            ).fetchall()
-    except duckdb.CatalogException:
+    dataset = make_pipeline(target).dataset()
+    if "meters" not in dataset.schema.tables:
         return {}
+    # Errors (the warehouse busy or unreachable) propagate: the events stay pending and are
+    # retried, rather than losing the mark on the revoked meters.
+    rows = dataset["meters"].select("authorization_uid", "uid").fetchall()
+    wanted = set(authorization_uids)
     known: dict[str, list[str]] = {}
     for authorization_uid, meter_uid in rows:
-        known.setdefault(str(authorization_uid), []).append(str(meter_uid))
+        if str(authorization_uid) in wanted:
+            known.setdefault(str(authorization_uid), []).append(str(meter_uid))
     return known
 
 

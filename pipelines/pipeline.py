@@ -1,100 +1,165 @@
-"""Build the dlt pipeline for a DuckDB file and run the UtilityAPI source into it."""
+"""Run the UtilityAPI source into a destination: one writer at a time, in checkpoint steps.
+
+A load holds the target's writer lock from start to end (extract, normalize, load, transform).
+It first settles what an earlier run left behind (a normalized package is completed — every
+write is idempotent at its grain, so completing it twice changes nothing —, anything that
+cannot be completed is discarded with its state), then runs the source once per step: the
+listings and the first meters, then the next meters, each step committed with its meters'
+cursors. A step that fails is discarded with its state and ends the load; the steps before it
+stay committed.
+"""
 
 from __future__ import annotations
 
 import logging
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import dlt
-from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
+from dlt.common.destination.reference import Destination
 from dlt.pipeline.pipeline import Pipeline
 
-import transforms
-from sources.utilityapi import LoadReport, UtilityAPIClient, utilityapi
+from sources.utilityapi import LoadReport, utilityapi
 from sources.utilityapi.clock import SYSTEM_CLOCK, Clock
-from sources.utilityapi.readings import limit_malloc_arenas
-from transforms import RunSummary
-from transforms.project import SOURCE_SCHEMA
+
+from .lock import writer_lock
+from .outcome import Outcome
+
+logger = logging.getLogger(__name__)
 
 # Not data/utilityapi.duckdb: DuckDB cannot tell a schema from a database of the same name.
 DEFAULT_DB = Path("data/uapi.duckdb")
-logger = logging.getLogger(__name__)
-
 DEFAULT_DATASET = "utilityapi"
+DEFAULT_DESTINATION = "duckdb"
+# Working folders of pipelines whose warehouse is not a local DuckDB file.
+DEFAULT_WORKING_DIR = Path("data/pipelines")
 PIPELINE_NAME = "utilityapi"
 LOAD_MEMORY_LIMIT = "256MB"
-RESOURCES = ("authorizations", "meters", "bills", "interval_readings", "events", "meter_access")
+RESOURCES = (
+    "authorizations",
+    "meters",
+    "bills",
+    "interval_readings",
+    "events",
+    "meter_access",
+)
 RESOURCE_ALIASES = {"intervals": "interval_readings", "readings": "interval_readings"}
+# What checkpoint steps after the first run: the per-meter data. Listings run once.
+STEP_RESOURCES = ("bills", "interval_readings")
+TABLE_FORMATS = ("delta", "iceberg")
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a load goes: a dlt destination and dataset (DuckDB: a file)."""
+
+    destination: str = DEFAULT_DESTINATION
+    dataset: str = DEFAULT_DATASET
+    db_path: Path = DEFAULT_DB
+    table_format: str | None = None
+
+    @property
+    def is_duckdb(self) -> bool:
+        return self.destination == "duckdb"
+
+    @property
+    def working_dir(self) -> Path:
+        """The pipeline's local folder; beside a DuckDB file, so its state follows the file."""
+        if self.is_duckdb:
+            return self.db_path.with_name(self.db_path.name + ".pipelines")
+        return DEFAULT_WORKING_DIR / self.destination / self.dataset
+
+    @property
+    def lock_path(self) -> Path:
+        if self.is_duckdb:
+            return self.db_path.with_name(self.db_path.name + ".lock")
+        return self.working_dir / "writer.lock"
+
+    @property
+    def label(self) -> str:
+        where = str(self.db_path) if self.is_duckdb else self.destination
+        return f"{where} (dataset {self.dataset})"
 
 
 @dataclass
 class LoadOptions:
-    """Everything `uapi load` can ask of a run."""
+    """What a load asks of the pipeline; the source's own settings travel in `source`.
 
-    api_token: str
-    base_url: str
-    db_path: Path = DEFAULT_DB
-    dataset: str = DEFAULT_DATASET
+    `source` holds only the source arguments given explicitly (CLI flags, tests, events); every
+    other setting of `sources.utilityapi` comes from dlt's configuration (.dlt/config.toml,
+    .dlt/secrets.toml, environment), as for any dlt source.
+    """
+
+    target: Target = field(default_factory=Target)
+    source: dict[str, Any] = field(default_factory=dict)
     resources: Sequence[str] = RESOURCES
-    meters: Sequence[str] | None = None
-    start_date: str | None = None
     full_refresh: bool = False
-    rate_limit: float | None = None
-    max_concurrency: int | None = None
-    lookback_days: float | None = None
-    intervals_page_size: int | None = None
     transform: bool = True
-    authorizations: Sequence[str] | None = None
-    backfill: dict[str, str | None] | None = None
-    refresh: Sequence[str] | None = None
-    access_changes: list[dict[str, Any]] | None = None
+    lock_wait_seconds: float = 0.0
     clock: Clock = SYSTEM_CLOCK
+
+
+@dataclass
+class StepResult:
+    """One committed checkpoint step."""
+
+    load_id: str
+    row_counts: dict[str, int]
+    seconds: float
 
 
 @dataclass
 class LoadResult:
     report: LoadReport
-    row_counts: dict[str, int]
-    duration_seconds: float
-    load_ids: list[str] = field(default_factory=list)
-    transform: RunSummary | None = None
+    row_counts: dict[str, int] = field(default_factory=dict)
+    steps: list[StepResult] = field(default_factory=list)
+    leftovers: list[str] = field(default_factory=list)
+    failure: str | None = None
+    duration_seconds: float = 0.0
+    transform: Any = None
     transform_skipped: str | None = None
     transform_error: str | None = None
 
+    @property
+    def load_ids(self) -> list[str]:
+        return [step.load_id for step in self.steps]
 
-def make_pipeline(db_path: Path, dataset: str = DEFAULT_DATASET) -> Pipeline:
-    """A pipeline whose working folder sits beside its DuckDB file, so state follows the file."""
-    db_path = Path(db_path)
-    if db_path.stem == dataset:
+    @property
+    def outcome(self) -> Outcome:
+        if self.transform_error:
+            return Outcome.TRANSFORM_FAILED
+        if self.failure or self.report.shortfalls or self.report.remaining:
+            return Outcome.PARTIAL
+        return Outcome.OK
+
+
+class LoadFailed(Exception):
+    """Nothing was committed; `__cause__` says why."""
+
+
+class DestinationUnavailable(Exception):
+    """The warehouse cannot be written to (locked by another program, unreachable, ...)."""
+
+
+def make_pipeline(target: Target) -> Pipeline:
+    """The dlt pipeline for a target; its working folder holds local state and packages."""
+    if target.is_duckdb:
+        _prepare_duckdb(target)
+    elif target.destination == "filesystem" and target.table_format not in TABLE_FORMATS:
         raise ValueError(
-            f"DuckDB names a database after its file, so {db_path.name} holding a schema "
-            f"'{dataset}' makes every query ambiguous; choose another --db file name or --dataset."
+            "the filesystem destination writes plain parquet files, which cannot merge: every "
+            "run would add the same meters, bills and readings again. Load it as Delta tables "
+            "(--table-format delta, i.e. table_format=\"delta\"; pip install '.[delta]')."
         )
-    db_path.parent.mkdir(parents=True, exist_ok=True)
-    working_dir = db_path.with_name(db_path.name + ".pipelines")
-    if not db_path.exists() and working_dir.exists():
-        # The warehouse was deleted: local state describing it would skip data it no longer has.
-        shutil.rmtree(working_dir)
-    # Arrow rows carry _dlt_load_id so transforms can find what each load touched.
-    dlt.config["normalize.parquet_normalizer.add_dlt_load_id"] = True
-    # DuckDB caches what it writes up to its memory limit (80 % of RAM by default): a load
-    # would grow with the data. 256 MB keeps loads below the extraction's own peak. Raw rows
-    # have no meaningful order, and keeping it makes DuckDB buffer and copy single-threaded:
-    # without it a 10 M-reading load takes 3.3 s instead of 5-8 s, in less memory.
-    credentials = DuckDbCredentials(
-        str(db_path),
-        global_config={"memory_limit": LOAD_MEMORY_LIMIT, "preserve_insertion_order": False},
-    )
     return dlt.pipeline(
         pipeline_name=PIPELINE_NAME,
-        pipelines_dir=str(working_dir),
-        destination=dlt.destinations.duckdb(credentials),
-        dataset_name=dataset,
+        pipelines_dir=str(target.working_dir),
+        destination=_destination(target),
+        dataset_name=target.dataset,
     )
 
 
@@ -112,71 +177,222 @@ def resolve_resources(names: Sequence[str] | None) -> list[str]:
     return resolved
 
 
-def run_load(options: LoadOptions, report: LoadReport | None = None) -> LoadResult:
-    """Load UtilityAPI into the DuckDB file; state is committed only with the data."""
+def run_load(
+    options: LoadOptions,
+    report: LoadReport | None = None,
+    on_phase: Callable[[str], None] | None = None,
+) -> LoadResult:
+    """Load UtilityAPI into the target, step by step, holding the target's writer lock.
+
+    Raises LockBusy when another run holds the lock, DestinationUnavailable when the warehouse
+    cannot be written, LoadFailed when nothing could be committed.
+    """
     started = time.perf_counter()
-    limit_malloc_arenas()
     report = report if report is not None else LoadReport()
-    client_args: dict[str, Any] = {}
-    if options.rate_limit is not None:
-        client_args["rate_limit"] = options.rate_limit or None
-    if options.max_concurrency is not None:
-        client_args["max_concurrency"] = options.max_concurrency
-    client = UtilityAPIClient(
-        options.api_token, options.base_url, clock=options.clock, **client_args
-    )
-    source_args: dict[str, Any] = {}
-    if options.lookback_days is not None:
-        source_args["lookback_days"] = options.lookback_days
-    if options.max_concurrency is not None:
-        source_args["max_concurrency"] = options.max_concurrency
-    if options.intervals_page_size is not None:
-        source_args["intervals_page_size"] = options.intervals_page_size
-    pipeline = make_pipeline(options.db_path, options.dataset)
-    try:
-        source = utilityapi(
-            api_token=options.api_token,
-            base_url=options.base_url,
-            meters=list(options.meters) if options.meters else None,
-            authorizations_filter=list(options.authorizations) if options.authorizations else None,
-            start_date=options.start_date,
-            backfill=options.backfill,
-            refresh=list(options.refresh) if options.refresh else None,
-            access_changes=options.access_changes,
-            report=report,
-            client=client,
-            clock=options.clock,
-            **source_args,
-        ).with_resources(*resolve_resources(options.resources))
-        info = pipeline.run(
-            source,
-            refresh="drop_sources" if options.full_refresh else None,
-            # Parquet loads into DuckDB far faster than INSERT statements.
-            loader_file_format="parquet",
-        )
-    finally:
-        client.close()
-    row_counts = dict(pipeline.last_trace.last_normalize_info.row_counts)
-    result = LoadResult(
-        report=report,
-        row_counts={k: v for k, v in row_counts.items() if not k.startswith("_dlt")},
-        duration_seconds=0.0,
-        load_ids=list(info.loads_ids),
-    )
-    if options.transform:
-        if options.dataset == SOURCE_SCHEMA:
-            # Its own transaction: if it fails, the load stays committed and the next
-            # transform run recomputes what this one would have.
-            try:
-                result.transform = transforms.run(
-                    options.db_path, full_refresh=options.full_refresh
-                )
-            except Exception as exc:  # noqa: BLE001 - the load is committed; reported
-                logger.error("transform failed after a committed load: %s", exc)
-                result.transform_error = f"{type(exc).__name__}: {exc}"
-        else:
-            result.transform_skipped = (
-                f"the analytics models read the '{SOURCE_SCHEMA}' schema, not '{options.dataset}'"
-            )
+    phase = on_phase or (lambda name: None)
+    target = options.target
+    with writer_lock(target.lock_path, target.label, wait_seconds=options.lock_wait_seconds):
+        pipeline = make_pipeline(target)
+        probe_destination(pipeline, target)
+        result = LoadResult(report=report)
+        # What the warehouse committed wins over local state (e.g. a new working folder).
+        pipeline.sync_destination()
+        result.leftovers = settle_leftovers(pipeline)
+        source = utilityapi(**options.source, report=report, clock=options.clock)
+        resources = resolve_resources(options.resources)
+        try:
+            _run_steps(pipeline, source, resources, options, result, phase)
+        except Exception as exc:
+            if not (result.steps or _completed(result.leftovers)):
+                raise LoadFailed(str(exc)) from exc
+            result.failure = describe_failure(exc)
+            logger.error("load stopped after %d committed step(s): %s", len(result.steps), exc)
+        if options.transform:
+            phase("transforming")
+            _transform(pipeline, options, result)
     result.duration_seconds = time.perf_counter() - started
     return result
+
+
+def settle_leftovers(pipeline: Pipeline) -> list[str]:
+    """Complete or discard the packages an earlier run left; say which, one line each.
+
+    A run killed after extracting leaves packages whose rows and state belong together:
+    loading them exactly once is what that run would have done. If they cannot be loaded now,
+    they are discarded and the local state goes back to before them, so the data is fetched
+    again.
+    """
+    if not pipeline.has_pending_data:
+        return []
+    pending = [*pipeline.list_normalized_load_packages(), *pipeline.list_extracted_load_packages()]
+    try:
+        pipeline.normalize()
+        pipeline.load()
+    except Exception as exc:  # noqa: BLE001 - reported, then the packages are discarded
+        pipeline.abort_packages()
+        if pipeline.has_pending_data:
+            raise DestinationUnavailable(
+                f"packages left by an earlier run in {pipeline.working_dir} could neither be "
+                f"loaded nor discarded ({describe_failure(exc)}); delete that folder to start "
+                "from the state committed in the warehouse."
+            ) from exc
+        return [f"discarded {load_id} ({describe_failure(exc)})" for load_id in pending]
+    return [f"completed {load_id}" for load_id in pending]
+
+
+def probe_destination(pipeline: Pipeline, target: Target) -> None:
+    """Fail before fetching anything when the warehouse cannot be opened for writing."""
+    if target.is_duckdb:
+        _probe_duckdb(target.db_path)
+        return
+    if target.destination == "filesystem":
+        return
+    try:
+        with pipeline.sql_client() as client:
+            client.execute_sql("select 1")
+    except Exception as exc:  # noqa: BLE001 - the driver's message says what is wrong
+        raise DestinationUnavailable(
+            f"cannot connect to the {target.destination} destination: {describe_failure(exc)}. "
+            f"Check its credentials (e.g. DESTINATION__{target.destination.upper()}__"
+            "CREDENTIALS, or .dlt/secrets.toml)."
+        ) from exc
+
+
+def describe_failure(exc: BaseException) -> str:
+    """The innermost useful message of an exception dlt may have wrapped several times."""
+    from sources.utilityapi.errors import UtilityAPIError
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    last = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, UtilityAPIError):
+            return str(current)
+        seen.add(id(current))
+        last = current
+        current = getattr(current, "exception", None) or current.__cause__ or current.__context__
+    text = str(last).strip().splitlines()[0] if str(last).strip() else ""
+    return f"{type(last).__name__}: {text}" if text else type(last).__name__
+
+
+def _run_steps(
+    pipeline: Pipeline,
+    source: Any,
+    resources: list[str],
+    options: LoadOptions,
+    result: LoadResult,
+    phase: Callable[[str], None],
+) -> None:
+    step_resources = [r for r in resources if r in STEP_RESOURCES]
+    selected = resources
+    while True:
+        remaining_before = result.report.remaining
+        first = not result.steps
+        step = _run_step(pipeline, source.with_resources(*selected), options, phase, first)
+        result.steps.append(step)
+        for table, count in result.steps[-1].row_counts.items():
+            result.row_counts[table] = result.row_counts.get(table, 0) + count
+        remaining = result.report.remaining
+        if not step_resources or not remaining:
+            return
+        if len(result.steps) > 1 and remaining >= remaining_before:
+            raise RuntimeError(f"a checkpoint step took none of the {remaining} meters left")
+        selected = step_resources
+
+
+def _run_step(
+    pipeline: Pipeline,
+    source: Any,
+    options: LoadOptions,
+    phase: Callable[[str], None],
+    first: bool,
+) -> StepResult:
+    """Extract, normalize and load one step; a failed step is discarded with its state."""
+    begun = time.perf_counter()
+    try:
+        phase("fetching")
+        pipeline.extract(
+            source,
+            refresh="drop_sources" if options.full_refresh and first else None,
+            table_format=options.target.table_format,  # type: ignore[arg-type]
+            # Parquet loads into DuckDB far faster than INSERT statements.
+            loader_file_format="parquet" if options.target.is_duckdb else None,
+        )
+        phase("normalizing")
+        normalized = pipeline.normalize()
+        phase("loading")
+        loaded = pipeline.load()
+    except Exception:
+        # Rows and cursors of a failed step go together: the next run fetches them again.
+        if pipeline.has_pending_data:
+            pipeline.abort_packages()
+        raise
+    counts = dict(normalized.row_counts) if normalized is not None else {}
+    return StepResult(
+        load_id=loaded.loads_ids[-1] if loaded.loads_ids else "",
+        row_counts={k: v for k, v in counts.items() if not k.startswith("_dlt")},
+        seconds=time.perf_counter() - begun,
+    )
+
+
+def _completed(leftovers: list[str]) -> bool:
+    return any(line.startswith("completed") for line in leftovers)
+
+
+def _transform(pipeline: Pipeline, options: LoadOptions, result: LoadResult) -> None:
+    """Bring the analytics tables up to date; if that fails, the load stays committed."""
+    from transforms import run as run_transforms
+
+    target = options.target
+    if not (target.is_duckdb and target.dataset == DEFAULT_DATASET):
+        result.transform_skipped = "the analytics models run on the default DuckDB dataset only"
+        return
+    try:
+        result.transform = run_transforms(target.db_path, full_refresh=options.full_refresh)
+    except Exception as exc:  # noqa: BLE001 - the load is committed; reported
+        logger.error("transform failed after a committed load: %s", exc)
+        result.transform_error = describe_failure(exc)
+
+
+def _destination(target: Target) -> Any:
+    if target.is_duckdb:
+        from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
+
+        # DuckDB caches what it writes up to its memory limit (80 % of RAM by default): a load
+        # would grow with the data. 256 MB keeps loads below the extraction's own peak. Raw
+        # rows have no meaningful order, and keeping it makes DuckDB buffer and copy
+        # single-threaded: without it a 10 M-reading load takes 3.3 s instead of 5-8 s.
+        credentials = DuckDbCredentials(
+            str(target.db_path),
+            global_config={"memory_limit": LOAD_MEMORY_LIMIT, "preserve_insertion_order": False},
+        )
+        return dlt.destinations.duckdb(credentials)
+    return Destination.from_reference(target.destination)
+
+
+def _prepare_duckdb(target: Target) -> None:
+    db_path = target.db_path
+    if db_path.stem == target.dataset:
+        raise ValueError(
+            f"DuckDB names a database after its file, so {db_path.name} holding a schema "
+            f"'{target.dataset}' makes every query ambiguous; choose another --db file name "
+            "or --dataset."
+        )
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    working_dir = target.working_dir
+    if not db_path.exists() and working_dir.exists():
+        # The warehouse was deleted: local state describing it would skip data it no longer has.
+        shutil.rmtree(working_dir)
+
+
+def _probe_duckdb(db_path: Path) -> None:
+    import duckdb
+
+    try:
+        duckdb.connect(str(db_path)).close()
+    except duckdb.IOException as exc:
+        raise DestinationUnavailable(
+            f"{db_path} is open in another program, which keeps DuckDB from writing it "
+            f"({str(exc).strip()}). Close that session (or open it read-only) and retry; "
+            "nothing was fetched."
+        ) from exc

@@ -122,10 +122,10 @@ def test_test_submit_prints_the_authorization_and_what_to_do_next(sb, capsys, sc
 def test_load_without_a_token_says_how_to_provide_one(monkeypatch, tmp_path, capsys):
     monkeypatch.delenv("SOURCES__UTILITYAPI__API_TOKEN", raising=False)
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(SystemExit) as exit_:
-        main(["load", "--db", str(tmp_path / "x.duckdb")])
-    assert exit_.value.code == 2
+    # a configuration error: nothing was fetched or committed (exit status 1)
+    assert main(["load", "--db", str(tmp_path / "x.duckdb")]) == 1
     assert "SOURCES__UTILITYAPI__API_TOKEN" in capsys.readouterr().err
+    assert not (tmp_path / "x.duckdb").exists()
 
 
 def test_load_prints_a_summary_and_writes_a_json_report(sb, tmp_path, capsys):

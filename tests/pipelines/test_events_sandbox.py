@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from pipelines.events import EventProcessor, Inbox, sync_events
-from pipelines.pipeline import LoadOptions, run_load
+from pipelines.pipeline import run_load
 from pipelines.receiver import receiver_app
 from sandbox import Sandbox, SandboxConfig
 from sources.utilityapi import UtilityAPIClient
@@ -18,6 +18,7 @@ from sources.utilityapi.actions import start_historical_collection, submit_test_
 from sources.utilityapi.notifications import SALT_HEADER, SIGNATURE_HEADER, signature
 from sources.utilityapi.records import is_not_activated
 from tests.support.clock import FakeClock
+from tests.support.loads import sandbox_options
 from tests.support.server import serve_asgi
 
 NOW = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
@@ -29,14 +30,7 @@ def world(tmp_path):
     clock = FakeClock(NOW)
     with Sandbox(SandboxConfig(seed=5, scale="test", now=NOW, rate_limit=None)) as sb:
         inbox = Inbox(tmp_path / "inbox.sqlite")
-        options = LoadOptions(
-            api_token=sb.token,
-            base_url=sb.base_url,
-            db_path=tmp_path / "w.duckdb",
-            rate_limit=0,
-            clock=clock,
-            transform=False,
-        )
+        options = sandbox_options(sb, tmp_path / "w.duckdb", clock)
         processor = EventProcessor(inbox, options, clock=clock, quiet_seconds=5)
         with serve_asgi(receiver_app(inbox, SECRET, clock=clock)) as root:
             sb.set_webhook(f"{root}/webhook", SECRET)
@@ -75,7 +69,7 @@ def test_test_submit_collection_webhooks_load_only_that_meter(world):
     assert outcome is not None and meter_uid in outcome.plan.backfill_meters
     assert meter_requests(sb, "/intervals") == {meter_uid}
     assert meter_requests(sb, "/bills") == {meter_uid}
-    with duckdb.connect(str(options.db_path), read_only=True) as con:
+    with duckdb.connect(str(options.target.db_path), read_only=True) as con:
         readings = con.execute(
             "select count(*) from utilityapi.interval_readings where meter_uid = ?", [meter_uid]
         ).fetchone()[0]
@@ -145,7 +139,7 @@ def test_events_sync_polls_loads_and_marks_delivered(world):
     outcome = sync_events(client, processor)
     assert outcome.fetched == len(undelivered) and outcome.marked_delivered == outcome.fetched
     assert [e for e in sb.truth.events() if not e["is_delivered"]] == []
-    with duckdb.connect(str(options.db_path), read_only=True) as con:
+    with duckdb.connect(str(options.target.db_path), read_only=True) as con:
         assert (
             con.execute(
                 "select count(*) from utilityapi.interval_readings where meter_uid = ?", [meter_uid]

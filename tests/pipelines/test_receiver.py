@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from pipelines.events import EventProcessor, Inbox
-from pipelines.pipeline import LoadOptions
+from pipelines.pipeline import LoadOptions, Target
 from pipelines.receiver import receiver_app
 from sources.utilityapi.notifications import (
     SALT_HEADER,
@@ -150,18 +150,21 @@ class RecordingLoader:
         self.calls: list[LoadOptions] = []
 
     def __call__(self, options):
-        from pipelines.pipeline import LoadResult
+        from pipelines.pipeline import LoadResult, StepResult
         from sources.utilityapi import LoadReport
 
         self.calls.append(options)
-        return LoadResult(LoadReport(), {}, 0.0, ["load-1"])
+        return LoadResult(LoadReport(), steps=[StepResult("load-1", {}, 0.0)])
 
 
 def test_burst_is_debounced_into_one_load(tmp_path):
     clock = FakeClock()
     inbox = Inbox(tmp_path / "inbox.sqlite")
     loader = RecordingLoader()
-    base = LoadOptions(api_token="t", base_url="http://x/api/v2", db_path=tmp_path / "w.duckdb")
+    base = LoadOptions(
+        target=Target(db_path=tmp_path / "w.duckdb"),
+        source={"api_token": "t", "base_url": "http://x/api/v2"},
+    )
     processor = EventProcessor(
         inbox, base, clock=clock, quiet_seconds=5, max_wait_seconds=60, loader=loader
     )
@@ -172,8 +175,8 @@ def test_burst_is_debounced_into_one_load(tmp_path):
     clock.advance(timedelta(seconds=5))
     outcome = processor.process()
     assert len(loader.calls) == 1 and len(outcome.event_uids) == 50
-    assert loader.calls[0].meters == [f"m{i}" for i in range(5)]
-    assert loader.calls[0].refresh == [f"m{i}" for i in range(5)]
+    assert loader.calls[0].source["meters"] == [f"m{i}" for i in range(5)]
+    assert loader.calls[0].source["refresh"] == [f"m{i}" for i in range(5)]
     assert processor.process(force=True) is None
     inbox.add([event(f"e{i}", meter=f"m{i % 5}") for i in range(50)], "webhook", clock.now())
     assert processor.process(force=True) is None and len(loader.calls) == 1
@@ -184,7 +187,10 @@ def test_a_long_burst_loads_after_the_maximum_wait(tmp_path):
     clock = FakeClock()
     inbox = Inbox(tmp_path / "inbox.sqlite")
     loader = RecordingLoader()
-    base = LoadOptions(api_token="t", base_url="http://x/api/v2", db_path=tmp_path / "w.duckdb")
+    base = LoadOptions(
+        target=Target(db_path=tmp_path / "w.duckdb"),
+        source={"api_token": "t", "base_url": "http://x/api/v2"},
+    )
     processor = EventProcessor(
         inbox, base, clock=clock, quiet_seconds=5, max_wait_seconds=60, loader=loader
     )
@@ -203,7 +209,10 @@ def test_failed_load_keeps_events_for_a_later_retry(tmp_path):
     def failing(options):
         raise RuntimeError("warehouse locked")
 
-    base = LoadOptions(api_token="t", base_url="http://x/api/v2", db_path=tmp_path / "w.duckdb")
+    base = LoadOptions(
+        target=Target(db_path=tmp_path / "w.duckdb"),
+        source={"api_token": "t", "base_url": "http://x/api/v2"},
+    )
     processor = EventProcessor(inbox, base, clock=clock, loader=failing)
     inbox.add([event("e1")], "webhook", clock.now())
     with pytest.raises(RuntimeError):

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from pipelines.pipeline import LoadOptions, run_load
+from pipelines.pipeline import LoadOptions, Target, run_load
 from tests.support.fixtures import fixture_names, load_fixture
 from tests.support.server import serve_asgi
 
@@ -83,7 +83,12 @@ def fixture_api() -> Starlette:
 def loaded(tmp_path_factory) -> tuple[Path, object]:
     db = tmp_path_factory.mktemp("fixtures") / "fixtures.duckdb"
     with serve_asgi(fixture_api()) as root:
-        result = run_load(LoadOptions(api_token=TOKEN, base_url=f"{root}/api/v2", db_path=db))
+        result = run_load(
+            LoadOptions(
+                target=Target(db_path=db),
+                source={"api_token": TOKEN, "base_url": f"{root}/api/v2"},
+            )
+        )
     return db, result
 
 
@@ -155,7 +160,7 @@ def test_hand_typed_placeholders_are_coerced_not_crashed(loaded):
     db, _ = loaded
     auth = query(
         db,
-        "select declined, revoked, nickname from utilityapi.authorizations where uid = 'auth_12345'",
+        "select declined_at, revoked_at, nickname from utilityapi.authorizations where uid = 'auth_12345'",
     )
     assert auth == [(None, None, None)]
     assert query(db, "select count(*) from utilityapi.authorizations") == [(2,)]

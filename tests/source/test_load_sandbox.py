@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,11 +11,12 @@ import httpx
 import pyarrow as pa
 import pytest
 
-from pipelines.pipeline import LoadOptions, make_pipeline, run_load
+from pipelines.pipeline import LoadOptions, Target, make_pipeline, run_load
 from sandbox import FaultConfig, Sandbox, SandboxConfig
 from sources.utilityapi.readings import readings_table
 from sources.utilityapi.records import is_not_activated
 from tests.support.clock import FakeClock
+from tests.support.loads import sandbox_options
 
 NOW = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
 READING_KEY = "interval_uid, start_at, type, meter_number"
@@ -28,16 +28,8 @@ def sandbox_config(**overrides) -> SandboxConfig:
     return SandboxConfig(**values)
 
 
-def options(sb: Sandbox, db: Path, clock: FakeClock, **extra) -> LoadOptions:
-    return LoadOptions(
-        api_token=sb.token,
-        base_url=sb.base_url,
-        db_path=db,
-        rate_limit=0,
-        clock=clock,
-        transform=False,
-        **extra,
-    )
+def options(sb: Sandbox, db: Path, clock: FakeClock, **source) -> LoadOptions:
+    return sandbox_options(sb, db, clock, **source)
 
 
 def truth_readings(sb: Sandbox) -> pa.Table:
@@ -129,9 +121,9 @@ def test_the_events_cursor_is_committed_with_the_load(sb, tmp_path):
     # events are read on dlt's worker threads (parallelized): their state must still be kept
     db = tmp_path / "w.duckdb"
     run_load(options(sb, db, FakeClock(NOW)))
-    state = make_pipeline(db).state["sources"]["utilityapi"]["resources"]["events"]
+    state = make_pipeline(Target(db_path=db)).state["sources"]["utilityapi"]["resources"]["events"]
     with duckdb.connect(str(db), read_only=True) as con:
-        newest = con.execute("select max(ts) from utilityapi.events").fetchone()[0]
+        newest = con.execute("select max(event_at) from utilityapi.events").fetchone()[0]
     assert newest is not None
     assert datetime.fromisoformat(state["latest_ts"]) == newest
 
@@ -231,39 +223,37 @@ def test_a_run_that_fails_midway_changes_nothing_and_the_next_run_recovers(
     clock.advance(timedelta(days=2))
     before_tables, before_state = table_snapshot(db), dlt_state(db)
 
-    import pipelines.pipeline as pipeline_module
+    import sources.utilityapi as source_module
 
-    real_client = pipeline_module.UtilityAPIClient
+    real_client = source_module.UtilityAPIClient
 
     def client_with_revoked_token(*args, **kwargs):
         return real_client(*args, transport=RevokeTokenAfter(4), **kwargs)
 
-    monkeypatch.setattr(pipeline_module, "UtilityAPIClient", client_with_revoked_token)
+    monkeypatch.setattr(source_module, "UtilityAPIClient", client_with_revoked_token)
     with pytest.raises(Exception) as caught:
         run_load(options(sb, db, clock))
-    assert "401" in str(caught.value) or "401" in repr(caught.value.__context__)
+    assert "401" in str(caught.value) or "401" in repr(caught.value.__cause__)
     assert table_snapshot(db) == before_tables
     assert dlt_state(db) == before_state
 
-    monkeypatch.setattr(pipeline_module, "UtilityAPIClient", real_client)
+    monkeypatch.setattr(source_module, "UtilityAPIClient", real_client)
     run_load(options(sb, db, clock))
     assert_readings_match_truth(sb, db)
 
 
 def test_the_token_appears_in_no_log_error_state_report_or_table(tmp_path, caplog):
-    from pipelines.summary import report_dict, write_report
+    from pipelines.summary import report_dict, reports_dir, write_report
 
     token = "tok-very-SECRET-4242"
     db = tmp_path / "w.duckdb"
     caplog.set_level(logging.DEBUG)
     with Sandbox(sandbox_config(token=token, faults=FaultConfig(seed=1, error_503=0.1))) as sb:
         result = run_load(options(sb, db, FakeClock(NOW)))
-        write_report(
-            report_dict(result, base_url=sb.base_url, db_path=db, dataset="utilityapi"), db
-        )
+        target = Target(db_path=db)
+        write_report(report_dict(result, base_url=sb.base_url, target=target), reports_dir(target))
         with pytest.raises(Exception) as caught:
-            bad = dataclasses.replace(options(sb, db, FakeClock(NOW)), api_token="wrong-" + token)
-            run_load(bad)
+            run_load(options(sb, db, FakeClock(NOW), api_token="wrong-" + token))
     assert token not in str(caught.value) and token not in repr(caught.value)
     assert token not in caplog.text
     for path in tmp_path.rglob("*"):

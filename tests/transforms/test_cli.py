@@ -23,4 +23,4 @@ def test_uapi_transform_builds_then_updates(loader: RawLoader, capsys) -> None:
 
 def test_uapi_transform_without_a_database(tmp_path, capsys) -> None:
     assert main(["transform", "--db", str(tmp_path / "none.duckdb")]) == 1
-    assert "run `uapi load` first" in capsys.readouterr().out
+    assert "run `uapi load` first" in capsys.readouterr().err

@@ -9,10 +9,11 @@ import duckdb
 import pytest
 
 import transforms
-from pipelines.pipeline import LoadOptions, run_load
+from pipelines.pipeline import run_load
 from sandbox import Sandbox, SandboxConfig
 from sources.utilityapi.records import is_not_activated
 from tests.support.clock import FakeClock
+from tests.support.loads import sandbox_options
 from tests.transforms.oracle import daily_totals
 from transforms.project import load_models
 
@@ -22,9 +23,7 @@ DST_UTILITIES = ("PG&E", "SCE", "SDG&E", "LADWP", "DEMO", "EVRSRCMA", "COMED")
 
 
 def load(sb: Sandbox, db: Path, clock: FakeClock):
-    return run_load(
-        LoadOptions(api_token=sb.token, base_url=sb.base_url, db_path=db, rate_limit=0, clock=clock)
-    )
+    return run_load(sandbox_options(sb, db, clock, transform=True))
 
 
 def truth_intervals(sb: Sandbox) -> list[dict]:
