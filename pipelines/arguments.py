@@ -169,10 +169,20 @@ def add_target_options(parser: argparse.ArgumentParser, *, locking: bool = True)
 
 
 def add_output_options(parser: argparse.ArgumentParser) -> None:
+    from .progress import LOG_INTERVAL_SECONDS
+
     parser.add_argument(
         "--json",
         action="store_true",
         help="print the run report as JSON on standard output, and nothing else there",
+    )
+    parser.add_argument(
+        "--progress-every",
+        type=positive_float,
+        default=LOG_INTERVAL_SECONDS,
+        metavar="SECONDS",
+        help="without a terminal, log a progress line this often (default "
+        f"{LOG_INTERVAL_SECONDS:g})",
     )
 
 

@@ -277,7 +277,7 @@ def _load_and_report(
             lock_wait_seconds=args.wait,
         )
         try:
-            with Progress(report) as progress:
+            with Progress(report, interval=args.progress_every) as progress:
                 result = run_load(options, report, on_phase=progress.phase)
         except Exception as exc:  # noqa: BLE001 - mapped to an outcome and reported
             return _report_failure(args, exc, base_url, target, report)

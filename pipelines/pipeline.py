@@ -189,7 +189,12 @@ def run_load(
     """
     started = time.perf_counter()
     report = report if report is not None else LoadReport()
-    phase = on_phase or (lambda name: None)
+
+    def phase(name: str) -> None:
+        logger.info("phase: %s", name)
+        if on_phase is not None:
+            on_phase(name)
+
     target = options.target
     with writer_lock(target.lock_path, target.label, wait_seconds=options.lock_wait_seconds):
         pipeline = make_pipeline(target)

@@ -105,11 +105,15 @@ class Progress:
     def _snapshot(self) -> Snapshot:
         return snapshot(self._report, self._phase, time.monotonic() - self._started)
 
+    def log_line(self) -> None:
+        """Write one progress line (what a scheduler's log gets every few seconds)."""
+        stamp = datetime.now(UTC).isoformat(timespec="seconds")
+        self._stream.write(f"{stamp} uapi: {self._snapshot().line()}\n")
+        self._stream.flush()
+
     def _run_log(self) -> None:
         while not self._stop.wait(self._interval):
-            stamp = datetime.now(UTC).isoformat(timespec="seconds")
-            self._stream.write(f"{stamp} uapi: {self._snapshot().line()}\n")
-            self._stream.flush()
+            self.log_line()
 
     def _run_bar(self) -> None:
         from rich.console import Console

@@ -231,6 +231,9 @@ def _shortfall_lines(report: dict[str, Any]) -> list[str]:
             )
     for resource, error in (report.get("failed_resources") or {}).items():
         lines.append(f"  {resource} failed: {error}")
+    for listing, objects in (report.get("quarantined") or {}).items():
+        for uid, reason in objects.items():
+            lines.append(f"  {listing} {uid} set aside, not loaded: {reason}")
     if report.get("meters_remaining"):
         lines.append(f"  {report['meters_remaining']} meter(s) not reached; the next run resumes")
     if report.get("stopped_by"):

@@ -58,6 +58,9 @@ def utilityapi(
     lookback_days: float = settings.DEFAULT_LOOKBACK_DAYS,
     allow_mixed: bool = True,
     intervals_page_size: int = settings.INTERVALS_PAGE_SIZE,
+    max_retries: int = settings.MAX_RETRIES,
+    max_response_mb: float = settings.MAX_RESPONSE_BYTES / 2**20,
+    request_deadline_seconds: float = settings.REQUEST_DEADLINE_SECONDS,
     checkpoint_meters: int | None = settings.CHECKPOINT_METERS,
     checkpoint_minutes: float | None = settings.CHECKPOINT_MINUTES,
     backfill: dict[str, str | None] | None = None,
@@ -78,6 +81,11 @@ def utilityapi(
         authorizations_filter: only the meters of these authorizations.
         start_date: earliest data to fetch for meters loaded for the first time.
         lookback_days: how far before a meter's cursor to re-read, for late corrections.
+        max_retries: retries of a request failing with 5xx, a timeout or a broken body, with
+            jittered exponential backoff, before its meter is reported as failed.
+        max_response_mb / request_deadline_seconds: a response larger than this, or still
+            arriving after this long, is an error (for that meter) instead of a process that
+            grows without bound or hangs.
         checkpoint_meters / checkpoint_minutes: how many meters, or minutes of fetching, one
             run of the source takes before it ends so its data can be committed; the rest wait
             for the next run of the same instance (see `LoadReport.remaining`).
@@ -97,6 +105,9 @@ def utilityapi(
         base_url,
         rate_limit=rate_limit or None,
         max_concurrency=max_concurrency,
+        max_retries=max_retries,
+        max_response_bytes=int(max_response_mb * 2**20),
+        request_deadline=request_deadline_seconds,
         clock=clock,
     )
     context = SourceContext(
@@ -153,7 +164,7 @@ def bills(context: SourceContext) -> DltResource:
         write_disposition="merge", primary_key="uid", columns=BILL_HINTS, parallelized=True
     )
     def bills() -> Iterator[list[dict[str, Any]]]:
-        yield from fetch_bills(context, dlt.current.resource_state().setdefault("meters", {}))
+        yield from fetch_bills(context, dlt.current.resource_state())
 
     return bills
 
@@ -163,9 +174,7 @@ def interval_readings(context: SourceContext) -> DltResource:
     # same pages. Each table has its own hints (a variant); every item names its table.
     @dlt.resource(write_disposition="merge")
     def interval_readings() -> Iterator[Any]:
-        yield from fetch_intervals(
-            context, dlt.current.resource_state().setdefault("meters", {})
-        )
+        yield from fetch_intervals(context, dlt.current.resource_state())
 
     interval_readings.apply_hints(
         table_name=READINGS_TABLE,

@@ -10,11 +10,13 @@ from . import settings
 from .context import SourceContext
 from .errors import ends_the_run
 from .fetch import run_concurrently
-from .planning import MeterPlan, record_fetch, track_latest
+from .planning import MeterPlan, backfill_done, record_fetch, track_latest
 from .records import ShapeProblems, shape_bill
 
 
-def fetch_bills(context: SourceContext, state: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
+def fetch_bills(
+    context: SourceContext, resource_state: dict[str, Any]
+) -> Iterator[list[dict[str, Any]]]:
     """This step's meters' bills, each meter's cursor recorded once its batch is in."""
     problems = ShapeProblems()
     latest: dict[str, datetime] = {}
@@ -33,7 +35,7 @@ def fetch_bills(context: SourceContext, state: dict[str, Any]) -> Iterator[list[
             emit([shape_bill(b, problems) for b in page if isinstance(b, dict)])
 
     for result in run_concurrently(
-        _batches(context.plan("bills", state)),
+        _batches(context.plan("bills", resource_state)),
         fetch,
         max_workers=context.scope.max_concurrency,
         max_pending=8,
@@ -51,9 +53,19 @@ def fetch_bills(context: SourceContext, state: dict[str, Any]) -> Iterator[list[
                 context.report.meter_failed("bills", plan.meter_uid, str(result.error))
         else:
             for plan in result.job:
-                record_fetch(state, plan, latest.get(plan.meter_uid), context.clock.now())
-                context.report.meter_fetched("bills", plan.meter_uid)
+                _done(context, resource_state, plan, latest.get(plan.meter_uid))
     context.report.add_problems("bills", problems.counts, problems.examples)
+
+
+def _done(
+    context: SourceContext,
+    resource_state: dict[str, Any],
+    plan: MeterPlan,
+    latest: datetime | None,
+) -> None:
+    record_fetch(resource_state["meters"], plan, latest, context.clock.now())
+    backfill_done(resource_state, plan.meter_uid)
+    context.report.meter_fetched("bills", plan.meter_uid)
 
 
 def _batches(plans: Iterator[MeterPlan]) -> Iterator[list[MeterPlan]]:

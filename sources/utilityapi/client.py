@@ -198,6 +198,7 @@ class UtilityAPIClient:
         endpoint = endpoint_label(method, url)
         failures = 0
         rate_limited = 0
+        deadlines = 0
         while True:
             self.limiter.acquire()
             self.stats.sent(endpoint)
@@ -206,8 +207,10 @@ class UtilityAPIClient:
                 status, headers, content = self._send(method, url, params, json, endpoint)
             except DeadlineExceededError as exc:
                 failure = exc
-                if not retry_unsafe:
-                    raise _maybe_applied(failure) from None
+                deadlines += 1
+                # A server that trickled once for this long will most likely do it again.
+                if not retry_unsafe or deadlines > 1:
+                    raise (_maybe_applied(failure) if not retry_unsafe else failure) from None
             except httpx.HTTPError as exc:
                 failure = TransportError(
                     f"{endpoint} failed: {type(exc).__name__}: {_redact(str(exc))}",

@@ -13,8 +13,8 @@ from . import settings
 from .client import UtilityAPIClient
 from .clock import Clock
 from .errors import UtilityAPIError
-from .planning import Kind, MeterPlan, plan_meters
-from .records import is_not_activated
+from .planning import Kind, MeterPlan, pending_backfills, plan_meters
+from .records import as_count, is_not_activated, meter_problems
 from .report import LoadReport
 
 
@@ -73,20 +73,27 @@ class SourceContext:
                 self._authorizations = self._list("authorizations", {})
             return self._authorizations
 
-    def plan(self, kind: Kind, state: dict[str, Any]) -> Iterator[MeterPlan]:
+    def plan(self, kind: Kind, resource_state: dict[str, Any]) -> Iterator[MeterPlan]:
         """This step's meters for `kind`, from the resource's state, within the step's budget.
 
         Meters already taken by an earlier step of this run are left out: they were fetched
         (or failed, and wait for the next run).
         """
+        meters = self.meters()
+        complete_listing = self.scope.meter_uids is None and self.scope.authorization_uids is None
+        backfill = pending_backfills(
+            resource_state,
+            self.scope.backfill,
+            {str(m.get("uid")) for m in meters} if complete_listing else None,
+        )
         summary = plan_meters(
-            self.meters(),
+            meters,
             kind,
-            state,
+            resource_state.setdefault("meters", {}),
             now=self.clock.now(),
             lookback=self.scope.lookback,
             start_date=self.scope.start_date,
-            backfill=self.scope.backfill,
+            backfill=backfill,
             refresh=self.scope.refresh,
         )
         self.report.add_plan(kind, summary)
@@ -136,13 +143,39 @@ class SourceContext:
             )
 
     def _list(self, path: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every object of a listing; objects that cannot be trusted are set aside, reported."""
         query = {"limit": settings.MAX_PAGE_SIZE, **params}
-        return [
-            item
-            for page in self.client.pages(path, path, query)
-            for item in page
-            if isinstance(item, dict) and item.get("uid") is not None
-        ]
+        kept: list[dict[str, Any]] = []
+        for page in self.client.pages(path, path, query):
+            for item in page:
+                problems = _problems(path, item)
+                if problems:
+                    self.report.quarantine(path, _label(item), "; ".join(problems))
+                    continue
+                kept.append(_normalized(path, item))
+        return kept
+
+
+def _problems(path: str, item: Any) -> list[str]:
+    if not isinstance(item, dict):
+        return [f"a {type(item).__name__} where an object belongs"]
+    if path == "meters":
+        return meter_problems(item)
+    if item.get("uid") is None or isinstance(item.get("uid"), dict | list):
+        return [f"uid is {item.get('uid')!r}, expected a string"]
+    return []
+
+
+def _normalized(path: str, item: dict[str, Any]) -> dict[str, Any]:
+    if path != "meters":
+        return item
+    counts = {name: as_count(item.get(name)) for name in ("bill_count", "interval_count")}
+    return {**item, **{name: value for name, value in counts.items() if name in item}}
+
+
+def _label(item: Any) -> str:
+    uid = item.get("uid") if isinstance(item, dict) else None
+    return str(uid) if isinstance(uid, str | int) else repr(item)[:60]
 
 
 class UnknownMeterError(UtilityAPIError):

@@ -26,14 +26,14 @@ from .errors import ends_the_run
 from .fetch import run_concurrently
 from .memory import release_free_memory
 from .pages import Page
-from .planning import MeterPlan, record_fetch, track_latest
+from .planning import MeterPlan, backfill_done, record_fetch, track_latest
 from .readings import IntervalsPage, ReadingProblems, decode_intervals_page
 
 READINGS_TABLE = "interval_readings"
 OBJECTS_TABLE = "interval_objects"
 
 
-def fetch_intervals(context: SourceContext, state: dict[str, Any]) -> Iterator[Any]:
+def fetch_intervals(context: SourceContext, resource_state: dict[str, Any]) -> Iterator[Any]:
     """This step's meters' readings as arrow batches (and their objects' rows)."""
     problems = ReadingProblems()
     latest: dict[str, datetime] = {}
@@ -41,7 +41,7 @@ def fetch_intervals(context: SourceContext, state: dict[str, Any]) -> Iterator[A
     with ThreadPoolExecutor(settings.PARSE_THREADS, thread_name_prefix="uapi-parse") as parsers:
         fetch = partial(_fetch_meter, context, partial(_parse_in, parsers, problems=problems))
         for result in run_concurrently(
-            context.plan("intervals", state),
+            context.plan("intervals", resource_state),
             fetch,
             max_workers=context.scope.max_concurrency,
             max_pending=settings.READINGS_PENDING_PAGES,
@@ -61,7 +61,9 @@ def fetch_intervals(context: SourceContext, state: dict[str, Any]) -> Iterator[A
                     raise result.error
                 context.report.meter_failed("intervals", plan.meter_uid, str(result.error))
             else:
-                record_fetch(state, plan, latest.get(plan.meter_uid), context.clock.now())
+                now = context.clock.now()
+                record_fetch(resource_state["meters"], plan, latest.get(plan.meter_uid), now)
+                backfill_done(resource_state, plan.meter_uid)
                 context.report.meter_fetched("intervals", plan.meter_uid)
     if batch.rows:
         yield dlt.mark.with_table_name(batch.take(), READINGS_TABLE)

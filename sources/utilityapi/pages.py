@@ -42,9 +42,7 @@ def json_page(content: bytes, key: str) -> Page[list[dict[str, Any]]]:
 
 
 def page_items(body: Any, key: str) -> list[dict[str, Any]]:
-    """The page's `key` list. A bare array is accepted (published samples show one)."""
-    if isinstance(body, list):
-        return body
+    """The page's `key` list; a body of any other shape is refused, naming what it was."""
     if isinstance(body, dict) and key in body:
         items = body[key]
         if items is None:

@@ -147,3 +147,66 @@ def track_latest(latest: dict[str, datetime], meter_uid: Any, value: Any) -> Non
     key = str(meter_uid)
     if key not in latest or value > latest[key]:
         latest[key] = value
+
+
+def pending_backfills(
+    resource_state: MutableMapping[str, Any],
+    requested: Mapping[str, datetime | None],
+    listed: set[str] | None,
+) -> dict[str, datetime | None]:
+    """Record a backfill request in the resource state, or resume it; every meter still owed.
+
+    A backfill is committed in steps like any load, so it is kept as a request in the state:
+    the same request run again (same meters, same start) after a crash resumes with the meters
+    it had not finished; a request that finished, or a different one, starts anew. Requests
+    left unfinished are continued by any later run that lists their meters. `listed`: every
+    meter the account lists (None when the run listed only some), to drop vanished ones.
+    """
+    requests: dict[str, Any] = resource_state.setdefault("backfills", {})
+    if requested:
+        request_id = _request_id(requested)
+        if not requests.get(request_id, {}).get("pending"):
+            requests[request_id] = {
+                "pending": {uid: _iso_or_none(since) for uid, since in requested.items()}
+            }
+    owed: dict[str, datetime | None] = {}
+    for request_id, request in list(requests.items()):
+        pending: dict[str, Any] = request.setdefault("pending", {})
+        if listed is not None:
+            for uid in [u for u in pending if u not in listed]:
+                del pending[uid]
+        if not pending:
+            del requests[request_id]
+            continue
+        for uid, since in pending.items():
+            owed[uid] = _earlier(owed, uid, to_instant(since))
+    return owed
+
+
+def _earlier(owed: Mapping[str, datetime | None], uid: str, start: datetime | None) -> Any:
+    """The earlier of two backfill starts; None (the whole history) is the earliest."""
+    if uid not in owed:
+        return start
+    current = owed[uid]
+    if current is None or start is None:
+        return None
+    return min(current, start)
+
+
+def backfill_done(resource_state: MutableMapping[str, Any], meter_uid: str) -> None:
+    """A meter's backfill is committed with this step: no request owes it any more."""
+    requests = resource_state.get("backfills") or {}
+    for request_id in list(requests):
+        pending = requests[request_id].get("pending") or {}
+        pending.pop(meter_uid, None)
+        if not pending:
+            del requests[request_id]
+
+
+def _request_id(requested: Mapping[str, datetime | None]) -> str:
+    payload = json.dumps(sorted((uid, _iso_or_none(since)) for uid, since in requested.items()))
+    return hashlib.sha1(payload.encode()).hexdigest()[:16]
+
+
+def _iso_or_none(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None

@@ -149,6 +149,56 @@ def shape_authorization(obj: Mapping[str, Any]) -> dict[str, Any]:
     return record
 
 
+def meter_problems(meter: Mapping[str, Any]) -> list[str]:
+    """Why a meter from the listing cannot be trusted to plan or load (empty: it can).
+
+    Planning reads counts, coverage and activation; a value of the wrong type there would make
+    a meter look unchanged or empty, so such a meter is set aside and reported instead.
+    """
+    problems: list[str] = []
+    uid = meter.get("uid")
+    if not isinstance(uid, str | int) or isinstance(uid, bool) or str(uid).strip() == "":
+        problems.append(f"uid is {uid!r}, expected a string")
+    for name in ("bill_count", "interval_count"):
+        value = null_if_placeholder(meter.get(name))
+        if value is not None and as_count(value) is None:
+            problems.append(f"{name} is {value!r}, expected a whole number")
+    for name in ("is_activated", "is_archived", "is_expanded"):
+        value = meter.get(name)
+        if value is not None and not isinstance(value, bool):
+            problems.append(f"{name} is {value!r}, expected true or false")
+    for name in ("bill_coverage", "interval_coverage"):
+        value = null_if_placeholder(meter.get(name))
+        if value is not None and not _is_coverage(value):
+            problems.append(f"{name} is {value!r}, expected a list of [start, end] pairs")
+    authorization_uid = meter.get("authorization_uid")
+    if isinstance(authorization_uid, Mapping | list):
+        problems.append(f"authorization_uid is {authorization_uid!r}, expected a string")
+    return problems
+
+
+def as_count(value: Any) -> int | None:
+    """A count as the API sends it (an integer, or digits in a string), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    if isinstance(value, float) and value.is_integer() and value >= 0:
+        return int(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def _is_coverage(value: Any) -> bool:
+    return isinstance(value, list) and all(
+        isinstance(pair, list | tuple)
+        and len(pair) == 2
+        and all(p is None or _parse_datetime(p) is not None for p in pair)
+        for pair in value
+    )
+
+
 def is_not_activated(meter: Mapping[str, Any]) -> bool:
     """Meters nobody has collected yet: they have no bills or intervals to fetch."""
     if meter.get("is_activated") is False:
@@ -175,6 +225,9 @@ def shape_meter(obj: Mapping[str, Any]) -> dict[str, Any]:
         else:
             record[key] = null_if_placeholder(value)
     record = _times(record)
+    for name in ("bill_count", "interval_count"):
+        if name in record:
+            record[name] = as_count(record[name])
     for kind in ("bill", "interval"):
         start, end = coverage_bounds(obj.get(f"{kind}_coverage"))
         record[f"{kind}_coverage_start_at"] = start

@@ -61,6 +61,7 @@ class LoadReport:
     rows_fetched: Counter[str] = field(default_factory=Counter)
     problems: dict[str, dict[str, Any]] = field(default_factory=dict)
     failed_resources: dict[str, str] = field(default_factory=dict)
+    quarantined: dict[str, dict[str, str]] = field(default_factory=dict)
     client_stats: RequestStats | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -101,6 +102,11 @@ class LoadReport:
         with self._lock:
             self.kinds.setdefault(kind, KindProgress()).remaining = count
 
+    def quarantine(self, listing: str, uid: str, reason: str) -> None:
+        """An object set aside (not loaded, not planned) because its fields cannot be trusted."""
+        with self._lock:
+            self.quarantined.setdefault(listing, {})[uid] = reason
+
     def count_rows(self, table: str, count: int) -> None:
         with self._lock:
             self.rows_fetched[table] += count
@@ -136,6 +142,8 @@ class LoadReport:
                     found[f"{kind}_deferred"] = sorted(progress.deferred)
             if self.failed_resources:
                 found["resources_failed"] = sorted(self.failed_resources)
+            for listing, objects in self.quarantined.items():
+                found[f"{listing}_quarantined"] = sorted(objects)
             return found
 
     def as_dict(self) -> dict[str, Any]:
@@ -143,11 +151,13 @@ class LoadReport:
             kinds = {kind: progress.as_dict() for kind, progress in self.kinds.items()}
             problems = {table: dict(detail) for table, detail in self.problems.items()}
             failed_resources = dict(self.failed_resources)
+            quarantined = {k: dict(v) for k, v in self.quarantined.items()}
         return {
             "meters_listed": self.meters_listed,
             "not_activated_meters": [vars(m) for m in self.not_activated],
             "plans": kinds,
             "failed_resources": failed_resources,
+            "quarantined": quarantined,
             "rows_fetched": dict(self.rows_fetched),
             "problems": problems,
             "requests": self.client_stats.as_dict() if self.client_stats else {},

@@ -12,12 +12,14 @@ from sources.utilityapi.client import UtilityAPIClient, endpoint_label
 from sources.utilityapi.errors import (
     AuthenticationError,
     BadRequestError,
+    DeadlineExceededError,
     ExpiredOrRevokedError,
     MalformedResponseError,
     MissingTokenError,
     NotFoundError,
     PaymentRequiredError,
     RateLimitedError,
+    ResponseTooLargeError,
     ServerError,
     TransportError,
 )
@@ -97,9 +99,17 @@ def test_absent_or_placeholder_next_ends_paging(body):
     assert len(calls) == 1
 
 
-def test_bare_array_page_is_accepted():
-    client = make_client(lambda r: json_response([{"uid": "i1"}]))
-    assert list(client.pages("intervals", "intervals", {"meters": "m"})) == [[{"uid": "i1"}]]
+def test_a_list_where_the_listing_object_belongs_is_an_error_naming_it():
+    calls = []
+
+    def handler(request):
+        calls.append(request)
+        return json_response([{"uid": "m1"}])
+
+    client = make_client(handler)
+    with pytest.raises(MalformedResponseError, match="meters listing has no 'meters' list"):
+        list(client.pages("meters", "meters"))
+    assert len(calls) == 1  # not retried: the same server would send the same shape again
 
 
 def test_repeated_next_link_is_an_error_not_a_loop():
@@ -258,3 +268,54 @@ def test_endpoint_labels_hide_uids_but_keep_actions():
     )
     assert endpoint_label("POST", f"{BASE}/forms/f1/test-submit") == "POST /forms/{uid}/test-submit"
     assert endpoint_label("GET", f"{BASE}/intervals?meters=1") == "GET /intervals"
+
+
+class _Chunks(httpx.SyncByteStream):
+    """A response body sent in chunks; `each` runs before every chunk (e.g. moves a clock)."""
+
+    def __init__(self, chunks, each=None):
+        self.chunks = chunks
+        self.each = each or (lambda: None)
+        self.sent = 0
+
+    def __iter__(self):
+        for chunk in self.chunks:
+            self.each()
+            self.sent += len(chunk)
+            yield chunk
+
+
+def test_an_oversized_response_is_refused_while_it_streams_not_after():
+    body = _Chunks([b"x" * 1024] * 1000)  # 1 MB, no Content-Length
+    client = make_client(lambda r: httpx.Response(200, stream=body), max_response_bytes=64 * 1024)
+    with pytest.raises(ResponseTooLargeError, match="over 65,536 bytes"):
+        client.get("intervals", {"meters": "m"})
+    assert body.sent <= 65 * 1024  # stopped reading at the bound
+    assert client.stats.as_dict()["total_requests"] == 1  # not retried
+
+
+def test_a_declared_oversized_response_is_refused_before_reading():
+    body = _Chunks([b"x" * 1024])
+    headers = {"Content-Length": str(10 * 2**20)}
+    client = make_client(
+        lambda r: httpx.Response(200, stream=body, headers=headers), max_response_bytes=2**20
+    )
+    with pytest.raises(ResponseTooLargeError):
+        client.get("meters")
+    assert body.sent == 0
+
+
+def test_a_trickling_response_ends_at_the_deadline_and_is_retried_once():
+    clock = FakeClock()
+    bodies = []
+
+    def handler(request):
+        body = _Chunks([b" "] * 100 + [b"{}"], each=lambda: clock.sleep(1.0))
+        bodies.append(body)
+        return httpx.Response(200, stream=body)
+
+    client = make_client(handler, clock=clock, request_deadline=10.0)
+    with pytest.raises(DeadlineExceededError, match="still sending after 10 s"):
+        client.get("meters")
+    assert len(bodies) == 2  # one retry, then the meter is given up on
+    assert all(b.sent <= 11 for b in bodies)

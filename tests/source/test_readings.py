@@ -8,6 +8,7 @@ import json
 import pyarrow as pa
 import pytest
 
+from sources.utilityapi.errors import MalformedResponseError
 from sources.utilityapi.pages import PayloadError
 from sources.utilityapi.readings import (
     READINGS_SCHEMA,
@@ -81,9 +82,10 @@ def test_legacy_kwh_only_readings_become_net_rows(docs):
     assert table.column("unit").to_pylist() == ["kwh"] * 3
 
 
-def test_bare_array_pages_are_accepted(live):
-    table = decode_intervals_page(json.dumps(live).encode(), ReadingProblems()).items.readings
-    assert table.num_rows == 3
+def test_a_list_where_the_listing_object_belongs_is_refused_by_name(live):
+    # The published sample is the value of `intervals`, not a body; a bare list is not a page.
+    with pytest.raises(MalformedResponseError, match="no 'intervals' list \\(got list\\)"):
+        decode_intervals_page(json.dumps(live).encode(), ReadingProblems())
 
 
 def test_readings_without_usable_times_are_dropped_and_reported(live):

@@ -1,0 +1,88 @@
+"""Whole-warehouse snapshots for comparing a load against a clean run's, row for row."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+SCHEMAS = ("utilityapi", "analytics")
+FLOAT_DECIMALS = 6
+# Columns that differ between two loads of the same data by design: dlt's load and row ids,
+# the transform run that wrote a row, and when meter access was checked (the run's clock).
+VOLATILE = {
+    "_dlt_load_id",
+    "_dlt_id",
+    "_dlt_parent_id",
+    "_dlt_root_id",
+    "_transform_run_id",
+    "checked_at",
+}
+
+
+def snapshot(db: Path) -> dict[str, list[tuple]]:
+    """Every data table of the raw and analytics schemas, volatile columns left out, sorted.
+
+    Bookkeeping tables (dlt's `_dlt_*`, the transforms' `_*`) are not data and are skipped.
+    """
+    tables: dict[str, list[tuple]] = {}
+    with duckdb.connect(str(db), read_only=True) as con:
+        found = con.execute(
+            "select table_schema, table_name from information_schema.tables "
+            "where table_schema in (select unnest(?::varchar[])) and table_type = 'BASE TABLE' "
+            "and not starts_with(table_name, '_') order by all",
+            [list(SCHEMAS)],
+        ).fetchall()
+        for schema, table in found:
+            columns = [
+                name
+                for (name,) in con.execute(
+                    "select column_name from information_schema.columns "
+                    "where table_schema = ? and table_name = ? order by ordinal_position",
+                    [schema, table],
+                ).fetchall()
+                if name not in VOLATILE
+            ]
+            select = ", ".join(f'"{c}"' for c in columns)
+            rows = con.execute(f'select {select} from "{schema}"."{table}"').fetchall()
+            tables[f"{schema}.{table}"] = sorted((_rounded(r) for r in rows), key=_sort_key)
+    return tables
+
+
+def differences(actual: dict[str, list[tuple]], expected: dict[str, list[tuple]]) -> list[str]:
+    """One line per table that differs: rows missing, extra (duplicates count as extra)."""
+    lines = []
+    for table in sorted(set(actual) | set(expected)):
+        got, want = actual.get(table), expected.get(table)
+        if got == want:
+            continue
+        if got is None or want is None:
+            lines.append(f"{table}: {'missing' if got is None else 'unexpected'} table")
+            continue
+        missing = _multiset_minus(want, got)
+        extra = _multiset_minus(got, want)
+        lines.append(f"{table}: {len(missing)} rows missing, {len(extra)} extra")
+    return lines
+
+
+def _multiset_minus(left: list[tuple], right: list[tuple]) -> list[tuple]:
+    from collections import Counter
+
+    remaining = Counter(right)
+    out = []
+    for row in left:
+        if remaining[row]:
+            remaining[row] -= 1
+        else:
+            out.append(row)
+    return out
+
+
+def _rounded(row: tuple) -> tuple:
+    # Sums come out of a parallel aggregation in any order, so their last bits vary between
+    # two builds of the same rows; values are published to 3 decimals.
+    return tuple(round(v, FLOAT_DECIMALS) if isinstance(v, float) else v for v in row)
+
+
+def _sort_key(row: tuple) -> tuple:
+    return tuple((value is None, str(value)) for value in row)
