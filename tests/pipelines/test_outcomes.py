@@ -81,9 +81,7 @@ def failing_proxy(sb: Sandbox, failing: set[str], body: bytes | None = None) -> 
             },
             content=await request.body(),
         )
-        return Response(
-            upstream.content, upstream.status_code, media_type="application/json"
-        )
+        return Response(upstream.content, upstream.status_code, media_type="application/json")
 
     return Starlette(routes=[Route("/api/v2/{rest:path}", forward, methods=["GET", "POST"])])
 
@@ -128,10 +126,13 @@ def test_failing_meters_are_reported_the_rest_committed_exit_3_then_completed(
     assert load(sb, clean) == 0
     final = snapshot(db)
     assert {row[0] for row in final["utilityapi.interval_readings"]} >= failing
-    assert differences(
-        {"readings": final["utilityapi.interval_readings"]},
-        {"readings": snapshot(clean)["utilityapi.interval_readings"]},
-    ) == []
+    assert (
+        differences(
+            {"readings": final["utilityapi.interval_readings"]},
+            {"readings": snapshot(clean)["utilityapi.interval_readings"]},
+        )
+        == []
+    )
 
 
 def test_a_list_where_the_listing_object_belongs_fails_that_meter_and_changes_nothing(
@@ -265,9 +266,7 @@ def test_unknown_meter_uids_are_named_exit_2_for_load_and_backfill(sb, tmp_path,
 
 
 @pytest.mark.parametrize("problem", ["text file", "unwritable folder", "proc"])
-def test_database_paths_that_cannot_work_are_exit_2_not_tracebacks(
-    sb, tmp_path, capsys, problem
-):
+def test_database_paths_that_cannot_work_are_exit_2_not_tracebacks(sb, tmp_path, capsys, problem):
     if problem == "text file":
         db = tmp_path / "notes.duckdb"
         db.write_text("my notes\n" * 10)
@@ -292,7 +291,7 @@ def test_oversized_and_trickling_pages_fail_their_meter_with_a_clear_message(
     sb, tmp_path, monkeypatch, quick_retries
 ):
     meter = activated(sb)[0]
-    huge = b'{"intervals": [' + b" " * (3 * 2**20) + b"], \"next\": null}"
+    huge = b'{"intervals": [' + b" " * (3 * 2**20) + b'], "next": null}'
     monkeypatch.setenv("SOURCES__UTILITYAPI__MAX_RESPONSE_MB", "1")
     db = tmp_path / "w.duckdb"
     with serve_asgi(failing_proxy(sb, {meter}, body=huge)) as root:

@@ -244,7 +244,9 @@ def test_runs_killed_at_any_moment_are_made_whole_by_one_plain_rerun(world, clea
     )
     with ThreadPoolExecutor(2) as pool:  # the machine's two cores
         outcomes = list(pool.map(lambda s: _kill_trial(world, clean, tmp_path, s), seeds))
-    failures = [f"seed {seed} (killed in {hit}): {problem}" for seed, problem, hit in outcomes if problem]
+    failures = [
+        f"seed {seed} (killed in {hit}): {problem}" for seed, problem, hit in outcomes if problem
+    ]
     assert failures == [], "replay with UAPI_KILL_SEEDS=<seed>:\n" + "\n".join(failures)
     hit = Counter(phase for _, _, phase in outcomes)
     if len(seeds) == len(KILL_SEEDS):
@@ -325,7 +327,9 @@ def test_without_a_terminal_progress_is_logged_while_the_run_moves(tmp_path):
             uapi(sb, tmp_path / "w.duckdb", "load", "--progress-every", "0.2", "--concurrency", "1")
         )
     assert done.returncode == 0, done.stderr
-    progress = [line for line in done.stderr.splitlines() if " uapi: " in line and "meters " in line]
+    progress = [
+        line for line in done.stderr.splitlines() if " uapi: " in line and "meters " in line
+    ]
     assert progress, done.stderr
     assert any("fetching" in line and "requests" in line for line in progress)
     assert any("ETA" in line for line in progress)

@@ -115,7 +115,9 @@ def test_unique_readings_drops_repeated_datapoints(live):
 
 def test_objects_keep_their_notes_and_qualities_on_both_paths(live, docs):
     strange = copy.deepcopy(docs)
-    strange["notes"] = [{"type": "interval_strange", "msg": "no DST info", "ts": "2015-03-20T00:00:00+00:00"}]
+    strange["notes"] = [
+        {"type": "interval_strange", "msg": "no DST info", "ts": "2015-03-20T00:00:00+00:00"}
+    ]
     fast = decode_intervals_page(page([*live, strange]), ReadingProblems()).items.objects
     legacy = copy.deepcopy(strange)
     for reading in legacy["readings"]:
