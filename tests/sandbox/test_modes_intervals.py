@@ -26,6 +26,13 @@ def _uid_parts(uid: str) -> tuple[str, int, int]:
     return meter, int(start), int(end)
 
 
+def _is_correction(uid: str) -> bool:
+    """A re-publication: a noon-to-noon UTC span of a day (less a reading if it had to differ
+    from a chunk's uid)."""
+    _, start, end = _uid_parts(uid)
+    return start % 86400 == 43200 and end - start in (86400, 86400 - 900)
+
+
 def _latest_primary(client: httpx.Client, meter: str) -> dict:
     return client.get("/intervals", params={"meters": meter, "limit": 1}).json()["intervals"][0]
 
@@ -153,3 +160,71 @@ def test_start_on_objects_with_growing_objects_loses_the_appended_readings() -> 
             (r["start"], d["type"]) for o in trimmed for r in o["readings"] for d in r["datapoints"]
         }
         assert expected <= loaded
+
+
+def test_growing_objects_are_corrected_only_after_the_corrected_span_was_published() -> None:
+    """Re-publications correct a span 1-3.5 days after it was complete; in a growing object the
+    span completes when the object grows over it, not when the object was created."""
+    cfg = make_config(growing_objects=True, republish_rate=0.5)
+    with Sandbox(cfg) as sb, client_for(sb) as client:
+        meter = _collected_daily(sb, "res15")
+        reached: dict[int, list[tuple[int, datetime]]] = {}  # object start -> (end, updated)
+        corrections: dict[str, dict] = {}
+        for _ in range(8):
+            for obj in walk(client, "/intervals", "intervals", meters=meter):
+                _, start, end = _uid_parts(obj["uid"])
+                if _is_correction(obj["uid"]):
+                    corrections[obj["uid"]] = obj
+                else:
+                    reached.setdefault(start, []).append((end, _ts(obj["updated"])))
+            sb.advance(timedelta(days=1))
+        checked = 0
+        for uid, obj in corrections.items():
+            _, start, end = _uid_parts(uid)
+            times = []
+            for owner, versions in reached.items():
+                final = max(e for e, _ in versions)
+                if owner >= end or final <= start:
+                    continue  # another part of the meter's data
+                need = min(end, final)
+                if min(versions)[0] >= need:
+                    break  # that part was published before we looked: its moment is unknown
+                times.append(min(updated for e, updated in versions if e >= need))
+            else:
+                assert _ts(obj["created"]) >= max(times) + timedelta(days=1), uid
+                checked += 1
+        assert checked >= 2
+
+
+def test_an_object_that_ends_on_its_chunk_boundary_grows_no_further() -> None:
+    """Refreshes at 06:05 Los Angeles time publish up to local midnight, so every fourth one
+    ends exactly on a chunk boundary; the next refresh must start a new object there."""
+    with Sandbox(make_config(growing_objects=True)) as sb, client_for(sb) as client:
+        sb.advance(to=datetime.fromisoformat("2026-06-01T12:50:00+00:00"))
+        form = client.post("/forms").json()
+        client.post(
+            f"/forms/{form['uid']}/test-submit",
+            json={"utility": "DEMO", "scenario": "residential"},
+        )
+        sb.advance(timedelta(minutes=2))
+        (auth,) = client.get("/authorizations", params={"forms": form["uid"]}).json()[
+            "authorizations"
+        ]
+        meter = client.get("/meters", params={"authorizations": auth["uid"]}).json()["meters"][0]
+        body = {"meters": [meter["uid"]]}
+        assert client.post("/meters/historical-collection", json=body).status_code == 200
+        sb.advance(to=datetime.fromisoformat("2026-06-01T13:05:00+00:00"))
+        monitoring = {**body, "frequency": "daily"}
+        assert client.post("/meters/ongoing-monitoring", json=monitoring).status_code == 200
+        sb.advance(timedelta(days=10))
+        recent = [
+            o
+            for o in walk(client, "/intervals", "intervals", meters=meter["uid"])
+            if _ts(o["updated"]) > datetime.fromisoformat("2026-06-02T00:00:00+00:00")
+            and not _is_correction(o["uid"])
+        ]
+        spans = sorted(_uid_parts(o["uid"])[1:] for o in recent)
+        assert len(spans) >= 2
+        for (start, end), (next_start, _) in zip(spans, spans[1:], strict=False):
+            assert end == next_start and end - start == 4 * 86400  # closed on the boundary
+        assert spans[-1][1] - spans[-1][0] <= 4 * 86400
