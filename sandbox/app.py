@@ -32,6 +32,7 @@ from .errors import (
 )
 from .faults import HTML_PAGES, RATE_LIMITED_BODY, drop_connection, send_truncated
 from .requestlog import RequestRecord
+from .rng import uniform
 from .runtime import Runtime
 from .world import FREQUENCIES, PREPAYS, Meter
 
@@ -73,33 +74,87 @@ def _json(data: Any) -> bytes:
     return orjson.dumps(data)
 
 
-def _listing(name: str, items: Sequence[bytes], next_url: str | None) -> list[bytes]:
+def _listing(
+    name: str, items: Sequence[bytes], next_url: str | None, incomplete: bool | None = None
+) -> list[bytes]:
     parts = [b'{"' + name.encode() + b'":[']
     for i, item in enumerate(items):
         if i:
             parts.append(b",")
         parts.append(item)
-    parts.append(b'],"next":' + _json(next_url) + b"}")
+    tail = b'],"next":' + _json(next_url)
+    if incomplete is not None:
+        tail += b',"is_incomplete":' + _json(incomplete)
+    parts.append(tail + b"}")
     return parts
 
 
-def _next_url(call: Call, last_uid: str) -> str:
-    query = [(k, v) for k, v in call.query_items if k not in ("after", "access_token")]
+# What a `next` link keeps when the mode drops filters: without them /bills and /intervals 400.
+REQUIRED_FILTERS = {
+    "bills": ("meters", "authorizations"),
+    "intervals": ("meters", "authorizations"),
+}
+
+
+def _next_url(call: Call, name: str, last_uid: str) -> str:
+    if call.rt.modes.next_drops_filters:
+        keep = REQUIRED_FILTERS.get(name, ())
+        query = [(k, v) for k, v in call.query_items if k in keep]
+    else:
+        query = [(k, v) for k, v in call.query_items if k not in ("after", "access_token")]
     query.append(("after", last_uid))
     return f"{call.next_base}?{urlencode(query, safe=',')}"
 
 
 def _page(
-    keys: list[Any], after_key: Any | None, latest_first: bool, limit: int
+    keys: list[Any], after_key: Any | None, latest_first: bool, limit: int, repeat: bool = False
 ) -> tuple[int, int, bool]:
-    """Index range [lo, hi) of the page in ascending `keys`, and whether more follow."""
+    """Index range [lo, hi) of the page in ascending `keys`, and whether more follow.
+
+    `repeat` lists the `after` object again (when it is still listed).
+    """
     if latest_first:
-        hi = len(keys) if after_key is None else bisect_left(keys, after_key)
+        if after_key is None:
+            hi = len(keys)
+        else:
+            hi = (bisect_right if repeat else bisect_left)(keys, after_key)
         lo = max(0, hi - limit)
         return lo, hi, lo > 0
-    lo = 0 if after_key is None else bisect_right(keys, after_key)
+    if after_key is None:
+        lo = 0
+    else:
+        lo = (bisect_left if repeat else bisect_right)(keys, after_key)
     hi = min(len(keys), lo + limit)
     return lo, hi, hi < len(keys)
+
+
+def _give_up(
+    n: int, lo: int, hi: int, more: bool, latest_first: bool, cap: int
+) -> tuple[int, int, bool, bool]:
+    """Clip a page to the first `cap` objects of the query's order; (lo, hi, more, incomplete).
+
+    The page that reaches the cap while objects remain says `is_incomplete` and has no `next`.
+    """
+    if n <= cap:
+        return lo, hi, more, False
+    if latest_first:
+        floor = n - cap  # indices below it are never served by this query
+        lo = max(lo, floor)
+        hi = max(hi, lo)
+        return lo, hi, lo > floor, lo == floor
+    hi = min(hi, cap)
+    lo = min(lo, hi)
+    return lo, hi, hi < cap, hi == cap
+
+
+def _repeats(call: Call, limit: int) -> bool:
+    """Whether this `after` page lists its cursor's object again (a page of one never does:
+    it would never move on)."""
+    rate = call.rt.modes.page_repeat_rate
+    after = call.params.get("after")
+    if rate <= 0 or after is None or limit < 2:
+        return False
+    return uniform(call.rt.cfg.seed, "page-repeat", after) < rate
 
 
 def _paged(
@@ -111,13 +166,21 @@ def _paged(
     render: Callable[[int], bytes],
     uid_of: Callable[[int], str],
 ) -> list[bytes]:
+    modes = call.rt.modes
     limit = params.limit(call.params, DEFAULT_PAGE_SIZE[name], call.rt.cfg.page_cap)
-    lo, hi, more = _page(keys, after_key, latest_first, limit)
+    lo, hi, more = _page(keys, after_key, latest_first, limit, _repeats(call, limit))
+    incomplete: bool | None = None
+    if name == "intervals" and modes.incomplete_after is not None:
+        lo, hi, more, incomplete = _give_up(
+            len(keys), lo, hi, more, latest_first, modes.incomplete_after
+        )
+    if modes.limit_caps and name in ("bills", "intervals") and "limit" in call.params:
+        more = False  # `limit` read as a total: the first page is all there is
     order = range(hi - 1, lo - 1, -1) if latest_first else range(lo, hi)
     items = [render(i) for i in order]
     last = lo if latest_first else hi - 1
-    next_url = _next_url(call, uid_of(last)) if more and items else None
-    return _listing(name, items, next_url)
+    next_url = _next_url(call, name, uid_of(last)) if more and items else None
+    return _listing(name, items, next_url, incomplete)
 
 
 def _after(call: Call, lookup: Callable[[str], Any | None]) -> Any | None:
@@ -150,7 +213,7 @@ def list_authorizations(call: Call) -> Body:
         for n in ("is_archived", "is_declined", "is_test", "is_revoked", "is_expired")
     )
     include = _include_meters(p)
-    params.boolean(p, "expand_meter_blocks")
+    view = _meter_view(call)
     rt = call.rt
     with rt.synced() as now:
         world = rt.world
@@ -184,7 +247,7 @@ def list_authorizations(call: Call) -> Body:
             keys,
             after,
             True,
-            lambda i: _json(rt.renderer.authorization(chosen[i], now, include)),
+            lambda i: _json(rt.renderer.authorization(chosen[i], now, include, view)),
             lambda i: chosen[i].uid,
         )
 
@@ -201,10 +264,23 @@ def _include_meters(p: dict[str, str]) -> bool:
 
 def get_authorization(call: Call) -> bytes:
     include = _include_meters(call.params)
-    params.boolean(call.params, "expand_meter_blocks")
+    view = _meter_view(call)
     with call.rt.synced() as now:
         auth = call.rt.world.get_authorization(call.path_params["uid"])
-        return _json(call.rt.renderer.authorization(auth, now, include))
+        return _json(call.rt.renderer.authorization(auth, now, include, view))
+
+
+def _meter_view(call: Call) -> Callable[[Meter], str | None]:
+    """How each meter's blocks are shown: None when expanded, else the unexpanded style."""
+    expand = bool(params.boolean(call.params, "expand_meter_blocks"))
+    modes = call.rt.modes
+
+    def view(meter: Meter) -> str | None:
+        if expand or meter.utility.uid not in modes.unexpanded_utilities:
+            return None
+        return modes.unexpanded_style
+
+    return view
 
 
 def patch_authorization(call: Call) -> bytes:
@@ -249,7 +325,7 @@ def list_meters(call: Call) -> Body:
     activated, archived, monitored = (
         params.boolean(p, n) for n in ("is_activated", "is_archived", "is_monitored")
     )
-    params.boolean(p, "expand_meter_blocks")
+    view = _meter_view(call)
     rt = call.rt
     with rt.synced() as now:
         world = rt.world
@@ -276,16 +352,16 @@ def list_meters(call: Call) -> Body:
             keys,
             after,
             True,
-            lambda i: _json(rt.renderer.meter(chosen[i], now)),
+            lambda i: _json(rt.renderer.meter(chosen[i], now, view(chosen[i]))),
             lambda i: chosen[i].uid,
         )
 
 
 def get_meter(call: Call) -> bytes:
-    params.boolean(call.params, "expand_meter_blocks")
+    view = _meter_view(call)
     with call.rt.synced() as now:
         meter = call.rt.world.get_meter(call.path_params["uid"])
-        return _json(call.rt.renderer.meter(meter, now))
+        return _json(call.rt.renderer.meter(meter, now, view(meter)))
 
 
 def patch_meter(call: Call) -> bytes:
@@ -426,12 +502,15 @@ def list_intervals(call: Call) -> Body:
     latest_first = params.order(p)
     allow_mixed = bool(params.boolean(p, "allow_mixed"))
     rt = call.rt
+    on_object = rt.modes.start_filters_objects
     with rt.synced() as now:
         meters = _data_meters(call)
         by_uid = {m.uid: m for m in meters}
         starts = {m.uid: start(m.zone) if start else None for m in meters}
         ends = {m.uid: end(m.zone) if end else None for m in meters}
-        refs, keys = rt.interval_refs(meters, starts, ends, allow_mixed, now)
+        refs, keys = rt.interval_refs(meters, starts, ends, allow_mixed, now, on_object)
+        # Objects selected by their own start are served whole from the start side.
+        trim_starts = dict.fromkeys(starts) if on_object else starts
 
         def after_key(uid: str) -> Any | None:
             return parse_interval_uid(uid)
@@ -446,7 +525,7 @@ def list_intervals(call: Call) -> Body:
             lambda i: rt.renderer.interval(
                 by_uid[refs[i].meter_uid],
                 refs[i],
-                starts[refs[i].meter_uid],
+                trim_starts[refs[i].meter_uid],
                 ends[refs[i].meter_uid],
             ),
             lambda i: refs[i].uid,
@@ -723,8 +802,6 @@ class Api:
                 return
             if kind == "slow":
                 await asyncio.sleep(arg)
-        if rt.latency_ms > 0:
-            await asyncio.sleep(rt.latency_ms / 1000.0)
         status, content, headers = await self._answer(
             scope,
             token,
@@ -737,6 +814,12 @@ class Api:
             query_items,
             request,
         )
+        # The network model: latency plus the body's transfer time, awaited so the loop serves
+        # other requests meanwhile.
+        size = len(content) if isinstance(content, bytes) else sum(map(len, content))
+        delay = rt.response_delay(size)
+        if delay > 0:
+            await rt.sleep(delay)
         record(status)
         if status == 200 and template is not None:
             rt.log.note_listing(template, logged)

@@ -35,6 +35,7 @@ class ObjRef(NamedTuple):
     kind: str
     created_us: int
     duration: int
+    updated_us: int  # later than created_us only for objects that grew in place
 
     @property
     def uid(self) -> str:
@@ -99,18 +100,26 @@ def present_starts(
 
 
 def covered_since(meter: Meter, start: int, end: int) -> int | None:
-    """When [start, end) became fully published (max created of its chunks), or None."""
-    cs, ce, cc = meter.chunk_start, meter.chunk_end, meter.chunk_created
+    """When [start, end) became fully published (the latest of its chunks' parts), or None."""
+    cs, ce = meter.chunk_start, meter.chunk_end
     i = bisect_right(cs, start) - 1
     if i < 0 or ce[i] <= start:
         return None
-    latest = cc[i]
+    latest = published_at(meter, i, min(end, ce[i]))
     while ce[i] < end:
         i += 1
         if i >= len(cs) or cs[i] != ce[i - 1]:
             return None
-        latest = max(latest, cc[i])
+        latest = max(latest, published_at(meter, i, min(end, ce[i])))
     return latest
+
+
+def published_at(meter: Meter, i: int, upto: int) -> int:
+    """When chunk i first reached `upto`: its creation, unless it grew in place since."""
+    for end, at in meter.chunk_growth.get(meter.chunk_start[i], ()):
+        if end >= upto:
+            return at
+    return meter.chunk_created[i]
 
 
 def _is_primary_span(meter: Meter, start: int, end: int) -> bool:
@@ -133,9 +142,14 @@ def objects(
     start: int | None,
     end: int | None,
     allow_mixed: bool,
+    *,
+    start_on_object: bool = False,
 ) -> list[ObjRef]:
-    """Interval objects of a meter visible at `now_us` with readings inside [start, end)."""
-    cs, ce, cc = meter.chunk_start, meter.chunk_end, meter.chunk_created
+    """Interval objects of a meter visible at `now_us` with readings inside [start, end).
+
+    `start_on_object` keeps only objects whose first reading starts on/after `start`.
+    """
+    cs, ce, cc, cu = meter.chunk_start, meter.chunk_end, meter.chunk_created, meter.chunk_updated
     if not cs:
         return []
     lo = cs[0] if start is None else max(start, cs[0])
@@ -147,7 +161,7 @@ def objects(
     i = bisect_right(ce, lo)
     while i < len(cs) and cs[i] < hi:
         if cc[i] <= now_us:
-            refs.append(ObjRef(cs[i], ce[i], meter.uid, "p", cc[i], dur))
+            refs.append(ObjRef(cs[i], ce[i], meter.uid, "p", cc[i], dur, cu[i]))
         i += 1
     for zs, ze in zones(meter, republish_rate, lo, hi):
         since = covered_since(meter, zs, ze)
@@ -158,7 +172,7 @@ def objects(
             continue
         if _is_primary_span(meter, zs, ze):
             ze -= dur  # keep uids unique: a different span than any primary chunk
-        refs.append(ObjRef(zs, ze, meter.uid, "r", created, dur))
+        refs.append(ObjRef(zs, ze, meter.uid, "r", created, dur, created))
     if allow_mixed and meter.kind.fill_ins:
         for gs, ge in gaps(meter, gap_rate, lo - HOUR, hi + HOUR):
             fs, fe = gs - HOUR, ge + HOUR
@@ -167,7 +181,10 @@ def objects(
             since = covered_since(meter, fs, fe)
             if since is None or since + 2 * HOUR * US > now_us:
                 continue
-            refs.append(ObjRef(fs, fe, meter.uid, "f", since + 2 * HOUR * US, HOUR))
+            shown = since + 2 * HOUR * US
+            refs.append(ObjRef(fs, fe, meter.uid, "f", shown, HOUR, shown))
+    if start_on_object and start is not None:
+        refs = [r for r in refs if r.start >= start or _first_reading(meter, r, gap_rate) >= start]
     if start is None and end is None:
         return [
             r
@@ -175,6 +192,13 @@ def objects(
             if r.end - r.start > 4 * HOUR or _count(meter, r, r.start, r.end, gap_rate) > 0
         ]
     return [r for r in refs if _count(meter, r, max(r.start, lo), min(r.end, hi), gap_rate) > 0]
+
+
+def _first_reading(meter: Meter, ref: ObjRef, gap_rate: float) -> int:
+    """Start of the object's earliest reading (its end when it has none)."""
+    missing = [] if ref.kind == "f" else gaps(meter, gap_rate, ref.start, ref.end)
+    starts = present_starts(meter, ref.start, ref.end, ref.duration, missing)
+    return int(starts[0]) if len(starts) else ref.end
 
 
 def _count(meter: Meter, ref: ObjRef, start: int, end: int, gap_rate: float) -> int:

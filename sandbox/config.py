@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any
 
+from .modes import Modes
+
 DEFAULT_TOKEN = "sandbox-token"
 MAX_PAGE_SIZE = 1000
 
@@ -147,6 +149,30 @@ class SandboxConfig:
     background_delivery: bool = True
     host: str = "127.0.0.1"
     port: int = 0
+    # Network model: with latency_ms > 0 each response waits latency_ms + bytes / bandwidth
+    # (MB/s, None = infinite) before it is sent; latency_ms = 0 leaves the loopback as it is.
+    bandwidth_mb_s: float | None = 50.0
+    # More webhook endpoints as (url, secret), after webhook_url/webhook_secret; every event is
+    # copied once per endpoint, each copy with its own uid and delivery state.
+    webhooks: tuple[tuple[str, str], ...] = ()
+    # --- readings of the API where the reference is silent (see sandbox/README.md) -----------
+    # Switchable while serving (see modes.Modes for what each does):
+    limit_caps: bool = False
+    start_filters_objects: bool = False
+    next_drops_filters: bool = False
+    incomplete_after: int | None = None
+    unexpanded_utilities: tuple[str, ...] = ()
+    unexpanded_style: str = "absent"
+    webhook_signature: str = "raw"
+    page_repeat_rate: float = 0.0
+    # Fixed for the world's life:
+    # Monitoring refreshes extend the meter's latest Interval object in place (it gets a new
+    # uid, the old one disappears) until it spans its chunk length; then a new object starts.
+    growing_objects: bool = False
+    # Chunk length of growing objects in days (None: the meter kind's, 4 or 7 days).
+    growing_chunk_days: int | None = None
+    # /events holds only events addressed to a configured webhook endpoint: none without one.
+    events_require_webhook: bool = False
 
     def __post_init__(self) -> None:
         if self.scale not in SCALES:
@@ -157,6 +183,26 @@ class SandboxConfig:
             raise ValueError(f"page_cap must be within 1..{MAX_PAGE_SIZE}")
         if self.rate_limit is not None and self.rate_limit <= 0:
             raise ValueError("rate_limit must be positive or None")
+        if self.bandwidth_mb_s is not None and self.bandwidth_mb_s <= 0:
+            raise ValueError("bandwidth_mb_s must be positive or None")
+        if self.growing_chunk_days is not None and self.growing_chunk_days < 1:
+            raise ValueError("growing_chunk_days must be >= 1 or None")
+        # JSON round trips turn tuples into lists; keep the frozen config hashable-looking.
+        object.__setattr__(self, "webhooks", tuple((u, s) for u, s in self.webhooks))
+        object.__setattr__(self, "unexpanded_utilities", tuple(self.unexpanded_utilities))
+        Modes.from_values(self)  # validates the switchable modes
+
+    @property
+    def modes(self) -> Modes:
+        """The switchable readings this sandbox starts with."""
+        return Modes.from_values(self)
+
+    @property
+    def webhook_endpoints(self) -> list[tuple[str, str]]:
+        """Every configured webhook endpoint as (url, secret), the single one first."""
+        first = [(self.webhook_url, self.webhook_secret or "")] if self.webhook_url else []
+        # An endpoint without a secret cannot sign, so nothing is addressed to it (as before).
+        return [(u, s) for u, s in first + list(self.webhooks) if u and s]
 
     @property
     def world_scale(self) -> Scale:
@@ -171,6 +217,8 @@ class SandboxConfig:
         data = asdict(self)
         data["now"] = self.now.isoformat() if self.now else None
         data["faults"] = self.faults.to_json()
+        data["webhooks"] = [list(w) for w in self.webhooks]
+        data["unexpanded_utilities"] = list(self.unexpanded_utilities)
         return data
 
     @classmethod

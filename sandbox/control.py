@@ -56,6 +56,9 @@ def control_routes(rt: Runtime) -> list[Route]:
                 "authorizations": sum(not a.deleted for a in world.authorizations.values()),
                 "meters": sum(not m.deleted for m in world.meters.values()),
                 "events": len(world.events.items),
+                "modes": rt.modes.to_json(),
+                "growing_objects": rt.cfg.growing_objects,
+                "events_require_webhook": rt.cfg.events_require_webhook,
                 "cache": {
                     "objects": len(rt.renderer.cache),
                     "bytes": rt.renderer.cache.size,
@@ -119,10 +122,18 @@ def control_routes(rt: Runtime) -> list[Route]:
     async def latency(request: Request) -> Response:
         if request.method == "POST":
             try:
-                rt.set_latency(float((await _body(request)).get("ms", 0)))
+                body = await _body(request)
+                if "ms" in body or "bandwidth_mb_s" not in body:
+                    rt.set_latency(float(body.get("ms", 0)))
+                if "bandwidth_mb_s" in body:
+                    mb_s = body["bandwidth_mb_s"]
+                    rt.set_bandwidth(None if mb_s is None else float(mb_s))
             except (ValueError, TypeError) as exc:
                 return _bad(str(exc))
-        return _ok({"ms": rt.latency_ms})
+        return _ok({"ms": rt.latency_ms, "bandwidth_mb_s": rt.bandwidth_mb_s})
+
+    def endpoints() -> list[dict[str, Any]]:
+        return [{"url": url, "has_secret": bool(secret)} for url, secret in rt.world.webhooks]
 
     async def webhook(request: Request) -> Response:
         if request.method == "POST":
@@ -133,7 +144,30 @@ def control_routes(rt: Runtime) -> list[Route]:
             rt.set_webhook(url, secret)
         elif request.method == "DELETE":
             rt.set_webhook(None, None)
-        return _ok({"url": rt.world.webhook_url, "has_secret": bool(rt.world.webhook_secret)})
+        first = rt.world.webhooks[0] if rt.world.webhooks else (None, "")
+        return _ok({"url": first[0], "has_secret": bool(first[1])})
+
+    async def webhooks_(request: Request) -> Response:
+        if request.method == "POST":
+            listed = (await _body(request)).get("endpoints")
+            if not isinstance(listed, list) or not all(
+                isinstance(e, dict)
+                and isinstance(e.get("url"), str)
+                and isinstance(e.get("secret"), str)
+                and e["secret"]
+                for e in listed
+            ):
+                return _bad('endpoints: expected [{"url": str, "secret": non-empty str}, ...]')
+            rt.set_webhooks([(e["url"], e["secret"]) for e in listed])
+        return _ok({"endpoints": endpoints()})
+
+    async def modes(request: Request) -> Response:
+        if request.method == "POST":
+            try:
+                rt.set_modes(await _body(request))
+            except (ValueError, TypeError) as exc:
+                return _bad(str(exc))
+        return _ok(rt.modes.to_json())
 
     async def deliver(request: Request) -> Response:
         return _ok({"attempts": await asyncio.to_thread(rt.deliver_webhooks)})
@@ -176,6 +210,8 @@ def control_routes(rt: Runtime) -> list[Route]:
         Route("/_sandbox/rate-limit", rate_limit, methods=["GET", "POST"]),
         Route("/_sandbox/latency", latency, methods=["GET", "POST"]),
         Route("/_sandbox/webhook", webhook, methods=["GET", "POST", "DELETE"]),
+        Route("/_sandbox/webhooks", webhooks_, methods=["GET", "POST"]),
+        Route("/_sandbox/modes", modes, methods=["GET", "POST"]),
         Route("/_sandbox/webhooks/deliver", deliver, methods=["POST"]),
         Route("/_sandbox/webhooks/attempts", attempts, methods=["GET"]),
         Route("/_sandbox/requests", requests_, methods=["GET", "DELETE"]),

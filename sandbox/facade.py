@@ -13,13 +13,16 @@ import orjson
 from . import chunks
 from .config import FaultConfig, SandboxConfig
 from .localtime import to_us
+from .modes import Modes
 from .requestlog import RequestRecord
 from .runtime import Runtime
 from .server import ServerProcess, ServerThread
 
 
 class Truth:
-    """What the API would serve now, read directly from the world (in-process sandboxes only)."""
+    """What a complete, correct load holds now, read directly from the world (in-process
+    sandboxes only). It ignores every mode: meters are expanded, objects whole, listings uncut.
+    """
 
     def __init__(self, rt: Runtime) -> None:
         self._rt = rt
@@ -54,9 +57,55 @@ class Truth:
             refs.sort(key=lambda r: r.sort_key, reverse=True)
             return [orjson.loads(rt.renderer.interval(meter, ref)) for ref in refs]
 
+    def readings(self, meter_uid: str, allow_mixed: bool = False) -> list[dict[str, Any]]:
+        """The meter's final readings: one row per (start, end, type, meter_number), holding the
+        value of the latest publication (latest `updated`), in start order.
+
+        With allow_mixed=False (primary readings only) that is one row per start, type and
+        meter_number, and the number of distinct starts equals the listing's interval_count.
+        """
+        best: dict[tuple[str, str, str, str], tuple[tuple[str, str], dict[str, Any]]] = {}
+        for obj in self.intervals(meter_uid, allow_mixed=allow_mixed):
+            rank = (obj["updated"], obj["uid"])
+            for reading in obj["readings"]:
+                for dp in reading["datapoints"]:
+                    number = dp.get("meter_number") or ""
+                    key = (reading["start"], reading["end"], dp["type"], number)
+                    if key in best and best[key][0] >= rank:
+                        continue
+                    best[key] = (rank, _reading_row(obj, reading, dp, number))
+        rows = [row for _, row in best.values()]
+        rows.sort(key=lambda r: (datetime.fromisoformat(r["start"]), r["type"], r["meter_number"]))
+        return rows
+
+    def meter_counts(self, meter_uid: str) -> dict[str, Any]:
+        """What the meter listing publishes about the meter's data: counts and coverage."""
+        with self._rt.synced() as now:
+            meter = self._rt.renderer.meter(self._rt.world.get_meter(meter_uid), now)
+        names = ("interval_count", "interval_coverage", "bill_count", "bill_coverage")
+        return {name: meter[name] for name in names}
+
     def events(self) -> list[dict[str, Any]]:
         with self._rt.synced():
             return [e.to_dict() for e in reversed(self._rt.world.events.items)]
+
+
+def _reading_row(
+    obj: dict[str, Any], reading: dict[str, Any], dp: dict[str, Any], number: str
+) -> dict[str, Any]:
+    return {
+        "meter_uid": obj["meter_uid"],
+        "authorization_uid": obj["authorization_uid"],
+        "interval_uid": obj["uid"],
+        "start": reading["start"],
+        "end": reading["end"],
+        "type": dp["type"],
+        "unit": dp["unit"],
+        "value": dp["value"],
+        "meter_number": number,
+        "interval_created": obj["created"],
+        "interval_updated": obj["updated"],
+    }
 
 
 class Sandbox:
@@ -194,11 +243,33 @@ class Sandbox:
         else:
             self._control("POST", "/latency", {"ms": ms})
 
+    def set_bandwidth(self, mb_s: float | None) -> None:
+        """MB/s responses are sent at while latency is on (None = infinite)."""
+        if self._rt is not None:
+            self._rt.set_bandwidth(mb_s)
+        else:
+            self._control("POST", "/latency", {"bandwidth_mb_s": mb_s})
+
+    def set_modes(self, **changes: Any) -> Modes:
+        """Switch readings of the API while serving, e.g. set_modes(limit_caps=True)."""
+        if self._rt is not None:
+            return self._rt.set_modes(changes)
+        return Modes.from_values(self._control("POST", "/modes", changes))
+
     def set_webhook(self, url: str | None, secret: str | None = None) -> None:
+        """One webhook endpoint (url None: none), replacing every configured one."""
         if self._rt is not None:
             self._rt.set_webhook(url, secret)
         else:
             self._control("POST", "/webhook", {"url": url, "secret": secret})
+
+    def set_webhooks(self, endpoints: list[tuple[str, str]]) -> None:
+        """Several webhook endpoints as (url, secret); each event is copied once per endpoint."""
+        if self._rt is not None:
+            self._rt.set_webhooks(endpoints)
+        else:
+            body = {"endpoints": [{"url": u, "secret": s} for u, s in endpoints]}
+            self._control("POST", "/webhooks", body)
 
     def deliver_webhooks(self) -> list[dict[str, Any]]:
         if self._rt is not None:

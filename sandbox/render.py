@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -141,7 +142,7 @@ class Renderer:
             "meter_uid": meter.uid,
             "authorization_uid": meter.auth_uid,
             "created": utc_iso_us(ref.created_us),
-            "updated": utc_iso_us(ref.created_us),
+            "updated": utc_iso_us(ref.updated_us),
             "notes": [],
             "utility": meter.utility.uid,
             "blocks": ["base", "sources", "readings"],
@@ -219,7 +220,8 @@ class Renderer:
         self._meter_stats[meter.uid] = (meter.version, stats)
         return stats
 
-    def meter(self, meter: Meter, now_us: int) -> dict[str, Any]:
+    def meter(self, meter: Meter, now_us: int, unexpanded: str | None = None) -> dict[str, Any]:
+        """The Meter object; `unexpanded` ("absent" or "nulls") shows it before its blocks load."""
         bill_count, bill_coverage, interval_count, interval_coverage = self._stats(meter)
         mon = meter.monitoring
         status_message = meter.status_message
@@ -249,7 +251,7 @@ class Renderer:
             "user_uid": USER_UID,
             "is_archived": meter.is_archived,
             "is_activated": activated,
-            "is_expanded": True,
+            "is_expanded": unexpanded is None,
             "notes": [_note(n) for n in meter.notes],
             "status": meter.status,
             "status_message": status_message,
@@ -270,14 +272,17 @@ class Renderer:
             "interval_sources": ["greenbutton_cmd"] if interval_count else [],
             "exports": exports,
             "exports_list": [{"name": k, "link": v} for k, v in exports.items()],
-            "blocks": ["base"],
-            "base": meter.base_block(),
+            **_blocks(meter, unexpanded),
         }
 
     # --- authorizations, events, forms, templates ---------------------------------------------
 
     def authorization(
-        self, auth: Authorization, now_us: int, include_meters: bool = False
+        self,
+        auth: Authorization,
+        now_us: int,
+        include_meters: bool = False,
+        meter_view: Callable[[Meter], str | None] | None = None,
     ) -> dict[str, Any]:
         meters = self.world.live_meters(auth)
         exports: dict[str, str] = {}
@@ -327,7 +332,11 @@ class Renderer:
         }
         if include_meters:
             ordered = sorted(meters, key=lambda m: (m.created_us, m.uid), reverse=True)
-            data["meters"] = {"meters": [self.meter(m, now_us) for m in ordered], "next": None}
+            view = meter_view or (lambda m: None)
+            data["meters"] = {
+                "meters": [self.meter(m, now_us, view(m)) for m in ordered],
+                "next": None,
+            }
         return data
 
     def form(self, form: Form) -> dict[str, Any]:
@@ -361,6 +370,14 @@ class Renderer:
             "company_logo": None,
             "company_name": "Sandbox Energy Co.",
         }
+
+
+def _blocks(meter: Meter, unexpanded: str | None) -> dict[str, Any]:
+    if unexpanded is None:
+        return {"blocks": ["base"], "base": meter.base_block()}
+    if unexpanded == "nulls":
+        return {"blocks": ["base"], "base": dict.fromkeys(meter.base_block())}
+    return {"blocks": []}
 
 
 def _note(n: dict[str, Any]) -> dict[str, Any]:

@@ -6,9 +6,10 @@ so the two behave the same.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,7 @@ from .config import FaultConfig, SandboxConfig
 from .events import Event
 from .faults import FaultInjector
 from .localtime import utc_iso_us
+from .modes import Modes
 from .ratelimit import RateLimiter
 from .render import Renderer
 from .requestlog import RequestLog
@@ -51,6 +53,10 @@ class Runtime:
         self.limiter = RateLimiter(cfg.rate_limit)
         self.faults = FaultInjector(cfg.faults)
         self.latency_ms = cfg.latency_ms
+        self.bandwidth_mb_s = cfg.bandwidth_mb_s
+        self.modes = cfg.modes
+        # Awaited before each response (tests inject a recorder instead of waiting).
+        self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
         self.attempts: list[webhooks.Attempt] = []
         self._listings: dict[Any, _Listing] = {}
         self._delivery_lock = threading.Lock()
@@ -92,33 +98,34 @@ class Runtime:
                     at = max(min(due), now)
                     self.clock.set_us(at)
                     self.world.sync(at)
-                    batch = self._due_batch(at)
-                    if not batch:
+                    found = self._due_batch(at)
+                    if found is None:
                         continue
-                    url, secret = self.world.webhook_url or "", self.world.webhook_secret or ""
-                    body = webhooks.body_for(batch)
-                status, error = self._post(url, secret, body)
+                    url, secret, batch = found
+                    body, signed = webhooks.body_for(batch, self.modes.webhook_signature)
+                status, error = self._post(url, secret, body, signed)
                 with self.world.lock:
                     done.append(self._record(batch, at, url, status, error, hourly))
 
     def deliver_webhooks(self) -> list[dict]:
         """Attempt delivery of every due event now; returns the attempts made."""
         attempts: list[webhooks.Attempt] = []
+        failed: set[str] = set()
         with self._delivery_lock:
             while True:
                 with self.synced() as now:
-                    batch = self._due_batch(now)
-                    if not batch:
+                    found = self._due_batch(now, skip=failed)
+                    if found is None:
                         break
-                    url, secret = self.world.webhook_url or "", self.world.webhook_secret or ""
-                    body = webhooks.body_for(batch)
-                status, error = self._post(url, secret, body)
+                    url, secret, batch = found
+                    body, signed = webhooks.body_for(batch, self.modes.webhook_signature)
+                status, error = self._post(url, secret, body, signed)
                 with self.world.lock:
                     attempts.append(
                         self._record(batch, now, url, status, error, self.clock.is_fixed)
                     )
                 if status != 200:
-                    break  # the rest stays due; retry on the schedule
+                    failed.add(url)  # the rest stays due; retry on the schedule
         return [a.to_json() for a in attempts]
 
     def tick(self) -> None:
@@ -129,30 +136,45 @@ class Runtime:
 
     # --- webhooks -----------------------------------------------------------------------------
 
-    def _post(self, url: str, secret: str, body: bytes) -> tuple[int | None, str | None]:
+    def _post(
+        self, url: str, secret: str, body: bytes, signed: bytes
+    ) -> tuple[int | None, str | None]:
         if self._webhook_client is None:
             self._webhook_client = httpx.Client(timeout=webhooks.TIMEOUT_SECONDS, trust_env=False)
-        return webhooks.post(self._webhook_client, url, secret, body)
+        return webhooks.post(self._webhook_client, url, secret, body, signed)
 
     def close(self) -> None:
         if self._webhook_client is not None:
             self._webhook_client.close()
             self._webhook_client = None
 
-    def _deliverable(self) -> list[Event]:
-        url, secret = self.world.webhook_url, self.world.webhook_secret
-        if not url or not secret:
-            return []
+    def _pending_for(self, url: str) -> list[Event]:
         return [e for e in self.world.events.pending.values() if e.target == url]
 
     def _next_delivery_us(self) -> int | None:
-        times = [e.next_attempt_us for e in self._deliverable() if e.next_attempt_us is not None]
+        urls = {url for url, _ in self.world.webhooks}
+        times = [
+            e.next_attempt_us
+            for e in self.world.events.pending.values()
+            if e.target in urls and e.next_attempt_us is not None
+        ]
         return min(times) if times else None
 
-    def _due_batch(self, at_us: int) -> list[Event]:
-        """Every pending event once any is due: one POST carries them all and failed ones
-        retry together, an hour later."""
-        deliverable = self._deliverable()
+    def _due_batch(
+        self, at_us: int, skip: set[str] | None = None
+    ) -> tuple[str, str, list[Event]] | None:
+        """The first endpoint with a due event and every event pending for it: one POST
+        carries them all and failed ones retry together, an hour later."""
+        for url, secret in self.world.webhooks:
+            if skip and url in skip:
+                continue
+            batch = self._endpoint_batch(url, at_us)
+            if batch:
+                return url, secret, batch
+        return None
+
+    def _endpoint_batch(self, url: str, at_us: int) -> list[Event]:
+        deliverable = self._pending_for(url)
         if not any(
             e.next_attempt_us is not None and e.next_attempt_us <= at_us for e in deliverable
         ):
@@ -214,15 +236,39 @@ class Runtime:
             raise ValueError("latency must be >= 0")
         self.latency_ms = ms
 
-    def set_webhook(self, url: str | None, secret: str | None) -> None:
+    def set_bandwidth(self, mb_s: float | None) -> None:
+        """MB/s a response is sent at when latency is on; None = infinite."""
+        if mb_s is not None and mb_s <= 0:
+            raise ValueError("bandwidth_mb_s must be positive or None")
+        self.bandwidth_mb_s = mb_s
+
+    def response_delay(self, size: int) -> float:
+        """Seconds a response of `size` bytes waits before it is sent (0 without latency)."""
+        if self.latency_ms <= 0:
+            return 0.0
+        transfer = 0.0 if self.bandwidth_mb_s is None else size / (self.bandwidth_mb_s * 1e6)
+        return self.latency_ms / 1000.0 + transfer
+
+    def set_modes(self, changes: dict[str, Any]) -> Modes:
+        """Switch readings of the API while serving; returns the modes now in force."""
         with self.world.lock:
-            if url is None:
-                secret = None
-            self.world.webhook_url = url
-            self.world.webhook_secret = secret
-            # Events are addressed to the endpoint configured when they happened.
-            for uid in [u for u, e in self.world.events.pending.items() if e.target != url]:
-                self.world.events.pending.pop(uid)
+            self.modes = self.modes.updated(changes)
+            self._listings.clear()  # listings depend on start_filters_objects
+            return self.modes
+
+    def set_webhook(self, url: str | None, secret: str | None) -> None:
+        """One endpoint (url None: none); an endpoint without a secret receives nothing."""
+        self.set_webhooks([(url, secret)] if url and secret else [])
+
+    def set_webhooks(self, endpoints: list[tuple[str, str]]) -> None:
+        """Every webhook endpoint as (url, secret); events are copied once per endpoint."""
+        with self.world.lock:
+            self.world.webhooks = [(url, secret) for url, secret in endpoints]
+            urls = {url for url, _ in endpoints}
+            # Events are addressed to the endpoints configured when they happened.
+            pending = self.world.events.pending
+            for uid in [u for u, e in pending.items() if e.target not in urls]:
+                pending.pop(uid)
 
     def expire(self, auth_uid: str) -> None:
         with self.synced() as now:
@@ -237,6 +283,7 @@ class Runtime:
         end: dict[str, int | None],
         allow_mixed: bool,
         now_us: int,
+        start_on_object: bool = False,
     ) -> tuple[list[ObjRef], list[tuple[int, int, str]]]:
         """Visible Interval objects of `meters` (ascending by key), cached until data changes."""
         cache_key = (
@@ -244,6 +291,7 @@ class Runtime:
             tuple(sorted(start.items())),
             tuple(sorted(end.items())),
             allow_mixed,
+            start_on_object,
         )
         found = self._listings.get(cache_key)
         if (
@@ -264,6 +312,7 @@ class Runtime:
                     start.get(meter.uid),
                     end.get(meter.uid),
                     allow_mixed,
+                    start_on_object=start_on_object,
                 )
             )
         refs.sort(key=lambda r: r.sort_key)
@@ -282,7 +331,7 @@ class Runtime:
         horizon = now_us + 5 * 86400 * US
         for meter in meters:
             # Objects appear at most ~3.5 days after the data they cover was published.
-            if max(meter.chunk_created) < now_us - 4 * 86400 * US:
+            if max(meter.chunk_updated) < now_us - 4 * 86400 * US:
                 continue
             for ref in chunks.objects(
                 meter, cfg.gap_rate, cfg.republish_rate, horizon, None, None, True

@@ -25,9 +25,18 @@ def signature(secret: str, salt: str, body: bytes) -> str:
     return hashlib.sha256(secret.encode() + b"." + salt.encode() + b"." + body).hexdigest()
 
 
-def body_for(events: list[Event]) -> bytes:
-    # The API pushes pretty-printed JSON (4-space indent); receivers must hash the raw bytes.
-    return json.dumps({"events": [e.to_dict() for e in events], "next": None}, indent=4).encode()
+def body_for(events: list[Event], form: str = "raw") -> tuple[bytes, bytes]:
+    """(bytes sent, bytes signed) of a POST carrying `events`.
+
+    "raw": pretty-printed JSON (4-space indent, like the docs' example) signed as sent.
+    "indented": the same JSON sent compact but signed over its 4-space-indented serialisation
+    (`json.dumps(payload, indent=4)`), as one open-source receiver verifies it.
+    """
+    payload = {"events": [e.to_dict() for e in events], "next": None}
+    indented = json.dumps(payload, indent=4).encode()
+    if form == "indented":
+        return json.dumps(payload, separators=(",", ":")).encode(), indented
+    return indented, indented
 
 
 @dataclass(frozen=True)
@@ -50,12 +59,16 @@ class Attempt:
         }
 
 
-def post(client: httpx.Client, url: str, secret: str, body: bytes) -> tuple[int | None, str | None]:
+def post(
+    client: httpx.Client, url: str, secret: str, body: bytes, signed: bytes | None = None
+) -> tuple[int | None, str | None]:
+    """POST `body` signed over `signed` (default: the body itself); (status, error)."""
     salt = secrets.token_hex(8)
+    text = body if signed is None else signed
     headers = {
         "Content-Type": "application/json",
         "X-UtilityAPI-Webhook-Salt": salt,
-        "X-UtilityAPI-Webhook-Signature": signature(secret, salt, body),
+        "X-UtilityAPI-Webhook-Signature": signature(secret, salt, text),
     }
     try:
         response = client.post(url, content=body, headers=headers)

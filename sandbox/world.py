@@ -136,6 +136,9 @@ class Meter:
     chunk_start: array = field(default_factory=lambda: array("q"))
     chunk_end: array = field(default_factory=lambda: array("q"))
     chunk_created: array = field(default_factory=lambda: array("q"))
+    chunk_updated: array = field(default_factory=lambda: array("q"))
+    # Chunks that grew in place: start -> [(end, when it first reached that end), ...].
+    chunk_growth: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
     bill_created: dict[int, int] = field(default_factory=dict)
     # Start of the first data ever published; re-publications never reach before it.
     history_floor: int | None = None
@@ -180,8 +183,19 @@ class Meter:
         self.chunk_start.insert(i, start)
         self.chunk_end.insert(i, end)
         self.chunk_created.insert(i, created_us)
+        self.chunk_updated.insert(i, created_us)
         if self.history_floor is None:
             self.history_floor = start
+        self.version += 1
+
+    def grow_last(self, end: int, at_us: int) -> None:
+        """Extend the latest chunk to `end` in place; its uid, which encodes the end, changes."""
+        start = self.chunk_start[-1]
+        log = self.chunk_growth.setdefault(start, [(self.chunk_end[-1], self.chunk_created[-1])])
+        at_us = max(at_us, self.chunk_updated[-1])
+        log.append((end, at_us))
+        self.chunk_end[-1] = end
+        self.chunk_updated[-1] = at_us
         self.version += 1
 
 
@@ -221,8 +235,8 @@ class World:
         self.templates: dict[str, Template] = {}
         self.events = EventStore(cfg.seed)
         self.funded = cfg.funded
-        self.webhook_url = cfg.webhook_url
-        self.webhook_secret = cfg.webhook_secret
+        # Webhook endpoints as (url, secret); each event is copied once per endpoint.
+        self.webhooks: list[tuple[str, str]] = cfg.webhook_endpoints
         self.now_us = start_us
         # The generated history is laid out from the UTC midnight before the start, so a
         # real-time sandbox restarted the same day generates the same world.
@@ -266,14 +280,18 @@ class World:
         meter_uid: str | None = None,
         form_uid: str | None = None,
     ) -> None:
-        self.events.add(
-            type_,
-            at_us,
-            self.webhook_url if self.webhook_secret else None,
-            authorization_uid=authorization_uid,
-            meter_uid=meter_uid,
-            form_uid=form_uid,
-        )
+        targets: list[str | None] = [url for url, _ in self.webhooks]
+        if not targets and not self.cfg.events_require_webhook:
+            targets = [None]  # the default reading: events exist without a webhook
+        for target in targets:
+            self.events.add(
+                type_,
+                at_us,
+                target,
+                authorization_uid=authorization_uid,
+                meter_uid=meter_uid,
+                form_uid=form_uid,
+            )
         self.version += 1
 
     def lag_frontier(self, meter: Meter, at_us: int) -> int:
@@ -551,7 +569,7 @@ class World:
                 new_chunks += self._publish_history(meter, job.window_start_s, meter.first_data, at)
             last = meter.frontier
             if last is not None and frontier > last:
-                new_chunks += self._publish_history(meter, last, frontier, at)
+                new_chunks += self._publish_tail(meter, last, frontier, at, one_chunk=False)
         new_bills = self._publish_bills(meter, job.window_start_s, at)
         meter.is_activated = meter.is_activated or bool(meter.chunk_start) or bool(new_bills)
         meter.status = "updated"
@@ -585,9 +603,14 @@ class World:
                 )
             ]
 
+    def _chunk_days(self, meter: Meter) -> int:
+        if self.cfg.growing_objects and self.cfg.growing_chunk_days is not None:
+            return self.cfg.growing_chunk_days
+        return meter.kind.chunk_days
+
     def _chunk_boundaries(self, meter: Meter, start: int, end: int) -> list[int]:
         """Local-midnight boundaries every `chunk_days` days, clipped to [start, end]."""
-        days = meter.kind.chunk_days
+        days = self._chunk_days(meter)
         first = meter.zone.local_date(start)
         n = (first - CHUNK_ANCHOR).days // days
         points = [start]
@@ -601,6 +624,13 @@ class World:
         points.append(end)
         return points
 
+    def _on_chunk_boundary(self, meter: Meter, moment: int) -> bool:
+        day = meter.zone.local_date(moment)
+        return (
+            meter.zone.midnight(day) == moment
+            and (day - CHUNK_ANCHOR).days % self._chunk_days(meter) == 0
+        )
+
     def _publish_history(self, meter: Meter, start: int, end: int, at: int) -> int:
         if end <= start:
             return 0
@@ -608,6 +638,30 @@ class World:
         for i, (s, e) in enumerate(zip(points, points[1:], strict=False)):
             created = at - randint(0, 59 * US, meter.stream, "created", s) - i
             meter.add_chunk(s, e, created)
+        return len(points) - 1
+
+    def _publish_tail(self, meter: Meter, start: int, end: int, at: int, one_chunk: bool) -> int:
+        """Publish [start, end) at the meter's frontier; returns the objects added or grown.
+
+        By default a monitoring refresh publishes one new object (`one_chunk`) and a collection
+        new chunk-aligned ones. Growing objects extend the open latest object to its chunk
+        boundary first, and start new objects at each boundary after it.
+        """
+        if end <= start:
+            return 0
+        if not self.cfg.growing_objects:
+            if one_chunk:
+                created = at - randint(0, 59 * US, meter.stream, "created", start)
+                meter.add_chunk(start, end, created)
+                return 1
+            return self._publish_history(meter, start, end, at)
+        points = self._chunk_boundaries(meter, start, end)
+        for i, (s, e) in enumerate(zip(points, points[1:], strict=False)):
+            stamp = at - randint(0, 59 * US, meter.stream, "created", s) - i
+            if i == 0 and meter.frontier == s and not self._on_chunk_boundary(meter, s):
+                meter.grow_last(e, stamp)
+            else:
+                meter.add_chunk(s, e, stamp)
         return len(points) - 1
 
     def _publish_bills(self, meter: Meter, not_before: int, at: int, resume: bool = False) -> int:
@@ -697,9 +751,8 @@ class World:
         start = meter.frontier if meter.frontier is not None else mon.since_s
         end = self.lag_frontier(meter, at)
         new_chunks = 0
-        if start is not None and end > start:
-            meter.add_chunk(start, end, at - randint(0, 59 * US, meter.stream, "created", start))
-            new_chunks = 1
+        if start is not None:
+            new_chunks = self._publish_tail(meter, start, end, at, one_chunk=True)
         new_bills = 0
         if meter.first_data is not None:
             new_bills = self._publish_bills(meter, meter.first_data, at, resume=True)

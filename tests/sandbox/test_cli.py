@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
 import signal
@@ -11,6 +12,10 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from sandbox import SandboxConfig
+from sandbox.cli import add_serve_arguments, config_from_args
+from sandbox.modes import DEFAULT_UNEXPANDED, Modes
 
 
 def _free_port() -> int:
@@ -78,3 +83,58 @@ def test_uapi_sandbox_serve_answers_curl() -> None:
         assert proc.wait(15) == 0
         assert proc.stdout is not None
         proc.stdout.close()
+
+
+def _serve_args(*flags: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    add_serve_arguments(parser)
+    return parser.parse_args(list(flags))
+
+
+def test_every_mode_has_a_flag_and_no_flag_keeps_the_defaults() -> None:
+    assert config_from_args(_serve_args()) == SandboxConfig(port=8765)
+    cfg = config_from_args(
+        _serve_args(
+            "--limit-caps",
+            "--start-filters-objects",
+            "--next-drops-filters",
+            "--incomplete-after",
+            "25",
+            "--unexpanded-meters",
+            "--unexpanded-style",
+            "nulls",
+            "--webhook-signature",
+            "indented",
+            "--page-repeat-rate",
+            "0.3",
+            "--growing-objects",
+            "--growing-chunk-days",
+            "20",
+            "--events-require-webhook",
+            "--bandwidth-mb-s",
+            "none",
+            "--webhook",
+            "http://127.0.0.1:9/a",
+            "s1",
+            "--webhook",
+            "http://127.0.0.1:9/b",
+            "s2",
+        )
+    )
+    assert cfg.modes == Modes(
+        limit_caps=True,
+        start_filters_objects=True,
+        next_drops_filters=True,
+        incomplete_after=25,
+        unexpanded_utilities=DEFAULT_UNEXPANDED,
+        unexpanded_style="nulls",
+        webhook_signature="indented",
+        page_repeat_rate=0.3,
+    )
+    assert cfg.growing_objects and cfg.growing_chunk_days == 20 and cfg.events_require_webhook
+    assert cfg.bandwidth_mb_s is None
+    assert cfg.webhook_endpoints == [("http://127.0.0.1:9/a", "s1"), ("http://127.0.0.1:9/b", "s2")]
+    named = config_from_args(_serve_args("--unexpanded-meters", "SCE,COMED"))
+    assert named.unexpanded_utilities == ("SCE", "COMED")
+    # The flags' config survives the JSON a child process is started with.
+    assert SandboxConfig.from_json(json.loads(json.dumps(cfg.to_json()))) == cfg
