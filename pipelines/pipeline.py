@@ -25,7 +25,9 @@ from dlt.pipeline.pipeline import Pipeline
 
 from sources.utilityapi import LoadReport, utilityapi
 from sources.utilityapi.clock import SYSTEM_CLOCK, Clock
+from sources.utilityapi.completeness import COMPLETENESS_HINTS
 
+from . import completeness
 from .lock import writer_lock
 from .outcome import Outcome
 
@@ -212,6 +214,11 @@ def run_load(
                 raise LoadFailed(str(exc)) from exc
             result.failure = describe_failure(exc)
             logger.error("load stopped after %d committed step(s): %s", len(result.steps), exc)
+        try:
+            _verify(pipeline, resources, options, result, phase)
+        except Exception as exc:  # noqa: BLE001 - the load is committed; the check is reported
+            logger.error("completeness check failed: %s", exc)
+            result.failure = result.failure or f"completeness check failed: {describe_failure(exc)}"
         if options.transform:
             phase("transforming")
             _transform(pipeline, options, result)
@@ -287,13 +294,15 @@ def _run_steps(
     options: LoadOptions,
     result: LoadResult,
     phase: Callable[[str], None],
+    *,
+    refresh: bool = True,
 ) -> None:
     step_resources = [r for r in resources if r in STEP_RESOURCES]
     selected = resources
     while True:
         remaining_before = result.report.remaining
-        first = not result.steps
-        step = _run_step(pipeline, source.with_resources(*selected), options, phase, first)
+        drop = refresh and options.full_refresh and not result.steps
+        step = _run_step(pipeline, source.with_resources(*selected), options, phase, drop=drop)
         result.steps.append(step)
         for table, count in result.steps[-1].row_counts.items():
             result.row_counts[table] = result.row_counts.get(table, 0) + count
@@ -310,15 +319,17 @@ def _run_step(
     source: Any,
     options: LoadOptions,
     phase: Callable[[str], None],
-    first: bool,
+    *,
+    drop: bool = False,
+    label: str = "fetching",
 ) -> StepResult:
     """Extract, normalize and load one step; a failed step is discarded with its state."""
     begun = time.perf_counter()
     try:
-        phase("fetching")
+        phase(label)
         pipeline.extract(
             source,
-            refresh="drop_sources" if options.full_refresh and first else None,
+            refresh="drop_sources" if drop else None,
             table_format=options.target.table_format,  # type: ignore[arg-type]
             # Parquet loads into DuckDB far faster than INSERT statements.
             loader_file_format="parquet" if options.target.is_duckdb else None,
@@ -338,6 +349,121 @@ def _run_step(
         row_counts={k: v for k, v in counts.items() if not k.startswith("_dlt")},
         seconds=time.perf_counter() - begun,
     )
+
+
+def _verify(
+    pipeline: Pipeline,
+    resources: list[str],
+    options: LoadOptions,
+    result: LoadResult,
+    phase: Callable[[str], None],
+) -> None:
+    """Check each fetched meter against its listing; repair a shortfall once; keep the rows.
+
+    A repair refetches the meter's whole window (a backfill, walking the listing with whatever
+    paging works), then the meter is checked again; what is still missing is reported with
+    expected against loaded counts, and the run is partial.
+    """
+    report = result.report
+    kinds = [k for k, r in completeness.RESOURCE_OF.items() if r in resources]
+    if not report.listing or not kinds:
+        return
+    phase("checking")
+    previous = completeness.previous_rows(pipeline)
+    rows = _assess(pipeline, kinds, report, previous, options.clock.now())
+    repair = completeness.needs_repair(rows, previous)
+    if repair:
+        _repair(pipeline, kinds, sorted(repair), options, result, phase)
+        fixed = _assess(pipeline, kinds, report, {}, options.clock.now(), only=repair)
+        rows = [r for r in rows if r["meter_uid"] not in repair] + [
+            {**r, "repaired": True} for r in fixed
+        ]
+    _run_step(
+        pipeline,
+        dlt.resource(
+            rows,
+            name=completeness.TABLE,
+            write_disposition="merge",
+            primary_key=["meter_uid", "kind"],
+            columns=COMPLETENESS_HINTS,
+        ),
+        options,
+        phase,
+        label="checking",
+    )
+    report.completeness = completeness.summary(rows)
+
+
+def _assess(
+    pipeline: Pipeline,
+    kinds: list[str],
+    report: LoadReport,
+    previous: dict[tuple[str, str], Any],
+    now: Any,
+    only: set[str] | None = None,
+) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for kind in kinds:
+        state = completeness.meter_state(pipeline, kind)  # type: ignore[arg-type]
+        progress = report.kinds.get(kind)
+        fetched = set(progress.fetched) if progress else set()
+        meters = [m for m in report.listing if only is None or str(m.get("uid")) in only]
+        if only is None:
+            meters = completeness.to_check(meters, kind, state, fetched, previous)  # type: ignore[arg-type]
+        found = completeness.loaded(pipeline, kind, [str(m["uid"]) for m in meters])  # type: ignore[arg-type]
+        rows += completeness.assess_meters(meters, kind, found, state, now=now)  # type: ignore[arg-type]
+    return rows
+
+
+def _repair(
+    pipeline: Pipeline,
+    kinds: list[str],
+    meter_uids: list[str],
+    options: LoadOptions,
+    result: LoadResult,
+    phase: Callable[[str], None],
+) -> None:
+    """Fetch short meters' whole window again, a minute after their last fetch at the earliest
+    (UtilityAPI asks for at most one request per meter per minute)."""
+    phase("repairing")
+    _wait_for_refetch(pipeline, kinds, meter_uids, options.clock)
+    repair_report = LoadReport()
+    source = utilityapi(
+        **{
+            **options.source,
+            "meters": meter_uids,
+            "strict_meters": False,
+            "backfill": {uid: None for uid in meter_uids},
+        },
+        report=repair_report,
+        clock=options.clock,
+    )
+    resources = [completeness.RESOURCE_OF[k] for k in kinds]
+    repaired = LoadResult(report=repair_report)
+    try:
+        _run_steps(pipeline, source, resources, options, repaired, phase, refresh=False)
+    finally:
+        result.steps += repaired.steps
+        for table, count in repaired.row_counts.items():
+            result.row_counts[table] = result.row_counts.get(table, 0) + count
+        result.report.absorb(repair_report)
+
+
+def _wait_for_refetch(
+    pipeline: Pipeline, kinds: list[str], meter_uids: list[str], clock: Clock
+) -> None:
+    from sources.utilityapi.records import to_instant
+    from sources.utilityapi.settings import METER_REFETCH_SECONDS
+
+    latest = None
+    for kind in kinds:
+        state = completeness.meter_state(pipeline, kind)  # type: ignore[arg-type]
+        for uid in meter_uids:
+            fetched = to_instant((state.get(uid) or {}).get("fetched_at"))
+            if fetched is not None and (latest is None or fetched > latest):
+                latest = fetched
+    if latest is not None:
+        clock.sleep(METER_REFETCH_SECONDS - (clock.now() - latest).total_seconds())
 
 
 def _completed(leftovers: list[str]) -> bool:

@@ -152,6 +152,7 @@ def format_summary(report: dict[str, Any]) -> str:
     lines += ["", f"Meters listed: {report.get('meters_listed', 0)}"]
     for kind, plan in (report.get("plans") or {}).items():
         lines.append(_plan_line(kind, plan))
+    lines += _completeness_lines(report.get("completeness") or {})
     lines += _not_activated_lines(report)
     lines += _shortfall_lines(report)
     problems = report.get("problems") or {}
@@ -198,6 +199,22 @@ def _plan_line(kind: str, plan: dict[str, Any]) -> str:
     if plan.get("deferred"):
         line += f", deferred (fetched < 1 min ago) {len(plan['deferred'])}"
     return line
+
+
+def _completeness_lines(completeness: dict[str, Any]) -> list[str]:
+    checked = completeness.get("checked") or {}
+    if not checked:
+        return []
+    counts = ", ".join(f"{status} {n}" for status, n in sorted(checked.items()))
+    lines = [f"  checked against the listing's counts and coverage: {counts}"]
+    for short in completeness.get("shortfalls") or []:
+        repaired = " after one repair" if short["repaired"] else ""
+        lines.append(
+            f"  SHORT{repaired}: {short['kind']} of meter {short['meter_uid']}: "
+            f"UtilityAPI lists {short['expected']:,}, the warehouse holds {short['loaded']:,} "
+            f"({short['detail']})"
+        )
+    return lines
 
 
 def _not_activated_lines(report: dict[str, Any]) -> list[str]:

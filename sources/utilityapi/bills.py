@@ -10,6 +10,7 @@ from . import settings
 from .context import SourceContext
 from .errors import ends_the_run
 from .fetch import run_concurrently
+from .pages import Page, Walk, json_page
 from .planning import MeterPlan, backfill_done, record_fetch, track_latest
 from .records import ShapeProblems, shape_bill
 
@@ -22,17 +23,29 @@ def fetch_bills(
     latest: dict[str, datetime] = {}
 
     def fetch(batch: list[MeterPlan], emit: Callable[[list[dict[str, Any]]], None]) -> None:
-        params: dict[str, Any] = {
+        query: dict[str, Any] = {
             "meters": [p.meter_uid for p in batch],
             "limit": settings.MAX_PAGE_SIZE,
+            "order": "earliest_first",
         }
         starts = [p.start for p in batch]
-        if None not in starts:
-            params["start"] = min(s for s in starts if s is not None).isoformat(
-                timespec="microseconds"
-            )
-        for page in context.client.pages("bills", "bills", params):
-            emit([shape_bill(b, problems) for b in page if isinstance(b, dict)])
+        start = None if None in starts else min(s for s in starts if s is not None)
+        seen: set[str] = set()
+        while True:
+            if start is not None:
+                query["start"] = start.isoformat(timespec="microseconds")
+            walk = Walk(settings.MAX_PAGE_SIZE)
+            for page in context.client.decoded_pages("bills", query, _bills_page):
+                rows = [shape_bill(b, problems) for b in page.items if isinstance(b, dict)]
+                fresh = [r for r in rows if r.get("uid") not in seen]
+                seen.update(r.get("uid") for r in fresh)
+                walk.page(len(rows), len(fresh), page.incomplete)
+                for row in rows:
+                    walk.span(row.get("bill_start_at"), row.get("bill_end_at"))
+                emit(fresh)
+            start = walk.continue_from(start)
+            if start is None:
+                return
 
     for result in run_concurrently(
         _batches(context.plan("bills", resource_state)),
@@ -55,6 +68,10 @@ def fetch_bills(
             for plan in result.job:
                 _done(context, resource_state, plan, latest.get(plan.meter_uid))
     context.report.add_problems("bills", problems.counts, problems.examples)
+
+
+def _bills_page(content: bytes) -> Page[list[dict[str, Any]]]:
+    return json_page(content, "bills")
 
 
 def _done(

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import httpx
 import orjson
@@ -66,6 +66,22 @@ class RequestStats:
     def retried(self, reason: str) -> None:
         with self._lock:
             self.retries[reason] += 1
+
+    def absorb(self, other: RequestStats) -> None:
+        """Count another client's requests here too (a repair run's)."""
+        with other._lock:
+            requests, statuses = Counter(other.requests), Counter(other.statuses)
+            retries, limited, size = (
+                Counter(other.retries),
+                other.rate_limited,
+                other.bytes_received,
+            )
+        with self._lock:
+            self.requests.update(requests)
+            self.statuses.update(statuses)
+            self.retries.update(retries)
+            self.rate_limited += limited
+            self.bytes_received += size
 
     def as_dict(self) -> dict[str, Any]:
         with self._lock:
@@ -165,17 +181,21 @@ class UtilityAPIClient:
         """Follow `next` links, decoding each page's bytes with `decode`.
 
         `decode` raises PayloadError for bytes that are not a whole page (e.g. truncated), which
-        is retried like a transport failure.
+        is retried like a transport failure. A `next` link is followed as sent, except that a
+        filter of the first request it lost is put back: UtilityAPI does not document whether
+        `next` keeps the query, and a link without `start` or `allow_mixed` would page a
+        different result set.
         """
         url: str | None = path
         query = dict(params or {})
+        filters = _query(params) or {}
         seen: set[str] = set()
         while url:
             page = self._request("GET", url, params=query or None, retry_unsafe=True, decode=decode)
             yield page
             next_url = page.next
             if next_url is not None:
-                next_url = urljoin(self.base_url + "/", next_url)
+                next_url = _with_filters(urljoin(self.base_url + "/", next_url), filters)
                 if next_url in seen:
                     raise MalformedResponseError(
                         f"UtilityAPI's {endpoint_label('GET', next_url)} listing sent the same "
@@ -364,6 +384,16 @@ def _query(params: Mapping[str, Any] | None) -> dict[str, str] | None:
         else:
             query[key] = str(value)
     return query
+
+
+def _with_filters(url: str, filters: Mapping[str, str]) -> str:
+    """`url` with every filter of `filters` it lacks added back (its own values win)."""
+    parts = urlsplit(url)
+    present = dict(parse_qsl(parts.query, keep_blank_values=True))
+    missing = {k: v for k, v in filters.items() if k not in present}
+    if not missing:
+        return url
+    return urlunsplit(parts._replace(query=urlencode({**present, **missing})))
 
 
 def _json_or_none(content: bytes) -> Any:

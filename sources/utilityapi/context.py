@@ -62,6 +62,7 @@ class SourceContext:
             if self._meters is None:
                 self._meters = self._list_meters()
                 self.report.meters_listed = len(self._meters)
+                self.report.listing = self._meters
                 self.report.note_not_activated([m for m in self._meters if is_not_activated(m)])
                 self._check_requested(self._meters)
             return self._meters
@@ -122,14 +123,26 @@ class SourceContext:
 
     def _list_meters(self) -> list[dict[str, Any]]:
         if self.scope.meter_uids is None and self.scope.authorization_uids is None:
-            return self._list("meters", {})
+            return self._expanded(self._list("meters", {}))
         meters: dict[str, dict[str, Any]] = {}
         scope = self.scope
         for key, uids in (("uids", scope.meter_uids), ("authorizations", scope.authorization_uids)):
             for chunk in _chunks(uids or [], settings.UIDS_PER_FILTER):
                 for meter in self._list("meters", {key: chunk}):
                     meters[str(meter["uid"])] = meter
-        return list(meters.values())
+        return self._expanded(list(meters.values()))
+
+    def _expanded(self, meters: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Meters whose blocks the API did not fill in (`is_expanded: false`), asked again
+        with `expand_meter_blocks=true`; only those, since expanding may be slow for the API."""
+        lazy = [str(m["uid"]) for m in meters if m.get("is_expanded") is False]
+        if not lazy:
+            return meters
+        expanded: dict[str, dict[str, Any]] = {}
+        for chunk in _chunks(lazy, settings.UIDS_PER_FILTER):
+            for meter in self._list("meters", {"uids": chunk, "expand_meter_blocks": True}):
+                expanded[str(meter["uid"])] = meter
+        return [expanded.get(str(m["uid"]), m) for m in meters]
 
     def _check_requested(self, meters: list[dict[str, Any]]) -> None:
         if not (self.scope.meter_uids and self.scope.strict_meters):

@@ -25,7 +25,7 @@ from .context import SourceContext
 from .errors import ends_the_run
 from .fetch import run_concurrently
 from .memory import release_free_memory
-from .pages import Page
+from .pages import Page, Walk
 from .planning import MeterPlan, backfill_done, record_fetch, track_latest
 from .readings import IntervalsPage, ReadingProblems, decode_intervals_page
 
@@ -77,27 +77,46 @@ def _fetch_meter(
     plan: MeterPlan,
     emit: Callable[[IntervalsPage], None],
 ) -> None:
-    """Page through one meter's Interval objects from its planned start."""
-    params: dict[str, Any] = {
+    """Page through one meter's Interval objects from its planned start, oldest first.
+
+    A listing cut short (a capped `limit`, an incomplete page) is asked again from where it
+    stopped; objects listed twice (the listing moved while we paged, or a repeat query) are
+    loaded once.
+    """
+    limit = context.scope.intervals_page_size
+    query: dict[str, Any] = {
         "meters": plan.meter_uid,
-        "limit": context.scope.intervals_page_size,
+        "limit": limit,
         "allow_mixed": context.scope.allow_mixed,
+        "order": "earliest_first",
     }
-    if plan.start is not None:
-        params["start"] = plan.start.isoformat(timespec="microseconds")
     seen: set[str] = set()
-    for page in context.client.decoded_pages("intervals", params, decode):
-        readings = page.items.readings
-        objects = page.items.objects
-        if seen:
-            # An object listed again on a later page (the listing moved while we paged) is
-            # loaded once.
-            repeated = pa.array(sorted(seen), type=pa.string())
-            readings = readings.filter(pc.invert(pc.is_in(readings["interval_uid"], repeated)))
-            objects = [o for o in objects if o["uid"] not in seen]
-        seen.update(o["uid"] for o in objects)
-        if readings.num_rows or objects:
-            emit(IntervalsPage(readings, objects))
+    start = plan.start
+    while True:
+        if start is not None:
+            query["start"] = start.isoformat(timespec="microseconds")
+        walk = Walk(limit)
+        for page in context.client.decoded_pages("intervals", query, decode):
+            fresh = _unseen(page.items, seen)
+            walk.page(len(page.items.objects), len(fresh.objects), page.incomplete)
+            for obj in page.items.objects:
+                walk.span(obj["first_start_at"], obj["last_end_at"])
+            if fresh.readings.num_rows or fresh.objects:
+                emit(fresh)
+        start = walk.continue_from(start)
+        if start is None:
+            return
+
+
+def _unseen(page: IntervalsPage, seen: set[str]) -> IntervalsPage:
+    """The page without objects already received (and remember the new ones)."""
+    readings, objects = page.readings, page.objects
+    if seen:
+        repeated = pa.array(sorted(seen), type=pa.string())
+        readings = readings.filter(pc.invert(pc.is_in(readings["interval_uid"], repeated)))
+        objects = [o for o in objects if o["uid"] not in seen]
+    seen.update(o["uid"] for o in objects)
+    return IntervalsPage(readings, objects)
 
 
 def _parse_in(

@@ -19,10 +19,16 @@ class PayloadError(ValueError):
 
 @dataclass(frozen=True)
 class Page(Generic[T]):
-    """One decoded list page: its items (a list, or a table) and its `next` link."""
+    """One decoded list page: its items (a list, or a table) and its `next` link.
+
+    `incomplete`: the page said `is_incomplete: true` (a client of the API models that flag on
+    interval listings): the server stopped early, and asking again from where it stopped
+    continues.
+    """
 
     items: T
     next: str | None
+    incomplete: bool = False
 
 
 def parse_json(content: bytes) -> Any:
@@ -38,7 +44,8 @@ def parse_json(content: bytes) -> Any:
 def json_page(content: bytes, key: str) -> Page[list[dict[str, Any]]]:
     """A list page parsed into dicts."""
     body = parse_json(content)
-    return Page(page_items(body, key), _next_link(body))
+    incomplete = isinstance(body, dict) and body.get("is_incomplete") is True
+    return Page(page_items(body, key), _next_link(body), incomplete)
 
 
 def page_items(body: Any, key: str) -> list[dict[str, Any]]:
@@ -70,3 +77,44 @@ def _describe(body: Any) -> str:
         keys = ", ".join(sorted(str(k) for k in body)[:8])
         return f"an object with keys {keys or 'none'}"
     return type(body).__name__
+
+
+@dataclass
+class Walk:
+    """Where one query of an earliest-first listing got to, to tell whether it is complete.
+
+    UtilityAPI does not document whether `limit` is a page size or a cap on the whole result,
+    and a client of the API models pages that stop early (`is_incomplete`). A query whose last
+    page was full (or said it was incomplete) and had no `next` may have been cut short, so the
+    caller asks again from where it got to: the latest start received (inclusive: objects
+    starting together are all received; the repeats are dropped by uid), or past the latest
+    end when that start made no progress. A listing that really ended costs one more request.
+    """
+
+    limit: int
+    new_items: int = 0
+    last_page_items: int = 0
+    incomplete: bool = False
+    latest_start: Any = None
+    latest_end: Any = None
+
+    def page(self, items: int, new_items: int, incomplete: bool) -> None:
+        self.last_page_items = items
+        self.new_items += new_items
+        self.incomplete = incomplete
+
+    def span(self, start: Any, end: Any) -> None:
+        if start is not None and (self.latest_start is None or start > self.latest_start):
+            self.latest_start = start
+        if end is not None and (self.latest_end is None or end > self.latest_end):
+            self.latest_end = end
+
+    def continue_from(self, start: Any) -> Any:
+        """The `start` of the next query, or None when this listing is complete."""
+        if not (self.incomplete or self.last_page_items >= self.limit):
+            return None
+        candidates = (self.latest_start if self.new_items else None, self.latest_end)
+        for candidate in candidates:
+            if candidate is not None and (start is None or candidate > start):
+                return candidate
+        return None

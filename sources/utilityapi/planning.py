@@ -20,6 +20,7 @@ from .settings import METER_REFETCH_SECONDS
 
 Kind = Literal["bills", "intervals"]
 FIRST_LOAD = "first load"
+HISTORY_EXTENDED = "history extended backwards"
 COUNT_FIELD = {"bills": "bill_count", "intervals": "interval_count"}
 COVERAGE_FIELD = {"bills": "bill_coverage", "intervals": "interval_coverage"}
 
@@ -114,7 +115,7 @@ def _plan(
     if cursor is None:
         return MeterPlan(uid, start_date, digest, coverage_start, FIRST_LOAD)
     if coverage_start is not None and known_start is not None and coverage_start < known_start:
-        return MeterPlan(uid, start_date, digest, coverage_start, "history extended backwards")
+        return MeterPlan(uid, start_date, digest, coverage_start, HISTORY_EXTENDED)
     start = cursor - lookback
     if start_date is not None and start < start_date:
         start = start_date
@@ -137,7 +138,19 @@ def record_fetch(
     if plan.start is None or entry.get("coverage_start") is None:
         entry["coverage_start"] = plan.coverage_start.isoformat() if plan.coverage_start else None
     entry["fetched_at"] = now.isoformat()
+    _record_window(entry, plan)
     state[plan.meter_uid] = entry
+
+
+def _record_window(entry: dict[str, Any], plan: MeterPlan) -> None:
+    """Remember that a meter's history was loaded from a chosen date on purpose
+    (`--start-date`), so the completeness check does not count the rest as missing."""
+    window = to_instant(entry.get("window_start"))
+    if plan.start is None:
+        entry.pop("window_start", None)
+    elif plan.reason in (FIRST_LOAD, HISTORY_EXTENDED) or window is not None:
+        start = plan.start if window is None else min(window, plan.start)
+        entry["window_start"] = start.isoformat()
 
 
 def track_latest(latest: dict[str, datetime], meter_uid: Any, value: Any) -> None:

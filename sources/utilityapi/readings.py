@@ -70,7 +70,9 @@ _METADATA = [
 ]
 _INTERVAL = pa.struct([*_METADATA, ("readings", pa.list_(_READING))])
 # What a well-formed intervals page looks like; anything else takes the tolerant path.
-PAGE_SCHEMA = pa.schema([("intervals", pa.list_(_INTERVAL)), ("next", pa.string())])
+PAGE_SCHEMA = pa.schema(
+    [("intervals", pa.list_(_INTERVAL)), ("next", pa.string()), ("is_incomplete", pa.bool_())]
+)
 
 
 class ReadingProblems:
@@ -114,10 +116,18 @@ def decode_intervals_page(content: bytes, problems: ReadingProblems) -> Page[Int
         parsed = json_page(content, "intervals")
         objects = [o for o in parsed.items if isinstance(o, Mapping)]
         readings = readings_table(objects, problems)
-        page = Page(IntervalsPage(readings, _object_rows(objects, readings)), parsed.next)
+        page = Page(
+            IntervalsPage(readings, _object_rows(objects, readings)),
+            parsed.next,
+            parsed.incomplete,
+        )
     # Here, in the fetching thread: Arrow's group-by releases the GIL, so pages dedupe in parallel.
     decoded = page.items
-    return Page(IntervalsPage(unique_readings(decoded.readings), decoded.objects), page.next)
+    return Page(
+        IntervalsPage(unique_readings(decoded.readings), decoded.objects),
+        page.next,
+        page.incomplete,
+    )
 
 
 class _Unusual(Exception):
@@ -137,6 +147,7 @@ def _arrow_page(content: bytes, problems: ReadingProblems) -> Page[IntervalsPage
     if parsed.num_rows != 1:
         raise _Unusual()
     link = next_link(parsed["next"][0].as_py())
+    incomplete = parsed["is_incomplete"][0].as_py() is True
     intervals = pc.list_flatten(parsed["intervals"].combine_chunks())
     if intervals.field("uid").null_count or intervals.field("meter_uid").null_count:
         raise _Unusual()
@@ -162,7 +173,7 @@ def _arrow_page(content: bytes, problems: ReadingProblems) -> Page[IntervalsPage
     metadata = pa.StructArray.from_arrays(
         [intervals.field(name) for name, _ in _METADATA], [name for name, _ in _METADATA]
     )
-    return Page(IntervalsPage(table, _object_rows(metadata.to_pylist(), table)), link)
+    return Page(IntervalsPage(table, _object_rows(metadata.to_pylist(), table)), link, incomplete)
 
 
 def _object_rows(objects: list[Mapping[str, Any]], readings: pa.Table) -> list[dict[str, Any]]:

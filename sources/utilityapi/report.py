@@ -62,6 +62,9 @@ class LoadReport:
     problems: dict[str, dict[str, Any]] = field(default_factory=dict)
     failed_resources: dict[str, str] = field(default_factory=dict)
     quarantined: dict[str, dict[str, str]] = field(default_factory=dict)
+    completeness: dict[str, Any] = field(default_factory=dict)
+    # the meter listing the run planned from (the completeness check reads it)
+    listing: list[dict[str, Any]] = field(default_factory=list, repr=False)
     client_stats: RequestStats | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -124,6 +127,20 @@ class LoadReport:
                 entry["counts"][kind] = entry["counts"].get(kind, 0) + count
             entry["examples"] = (entry["examples"] + list(examples))[:5]
 
+    def absorb(self, other: LoadReport) -> None:
+        """Add what another run of the source (a repair) did to this report."""
+        for kind, progress in other.kinds.items():
+            mine = self.kinds.setdefault(kind, KindProgress())
+            mine.fetched += [uid for uid in progress.fetched if uid not in mine.fetched]
+            mine.failed.update(progress.failed)
+        for table, count in other.rows_fetched.items():
+            self.count_rows(table, count)
+        for table, detail in other.problems.items():
+            self.add_problems(table, detail["counts"], detail["examples"])
+        self.failed_resources.update(other.failed_resources)
+        if self.client_stats is not None and other.client_stats is not None:
+            self.client_stats.absorb(other.client_stats)
+
     @property
     def remaining(self) -> int:
         """Meters planned this run that no step has taken yet."""
@@ -144,6 +161,8 @@ class LoadReport:
                 found["resources_failed"] = sorted(self.failed_resources)
             for listing, objects in self.quarantined.items():
                 found[f"{listing}_quarantined"] = sorted(objects)
+            for short in self.completeness.get("shortfalls", []):
+                found.setdefault(f"{short['kind']}_short", []).append(short["meter_uid"])
             return found
 
     def as_dict(self) -> dict[str, Any]:
@@ -152,12 +171,14 @@ class LoadReport:
             problems = {table: dict(detail) for table, detail in self.problems.items()}
             failed_resources = dict(self.failed_resources)
             quarantined = {k: dict(v) for k, v in self.quarantined.items()}
+            completeness = dict(self.completeness)
         return {
             "meters_listed": self.meters_listed,
             "not_activated_meters": [vars(m) for m in self.not_activated],
             "plans": kinds,
             "failed_resources": failed_resources,
             "quarantined": quarantined,
+            "completeness": completeness,
             "rows_fetched": dict(self.rows_fetched),
             "problems": problems,
             "requests": self.client_stats.as_dict() if self.client_stats else {},
