@@ -631,12 +631,15 @@ def _target(args: argparse.Namespace) -> Any:
             raise UsageError(problem)
     elif args.db != arguments.DEFAULT_DB:
         raise UsageError(f"--db is for the duckdb destination, not {args.destination}")
-    return Target(
+    target = Target(
         destination=args.destination,
         dataset=args.dataset,
         db_path=args.db,
         table_format=args.table_format,
     )
+    if target.problem():
+        raise UsageError(target.problem())
+    return target
 
 
 def _secret(key: str) -> str | None:

@@ -37,6 +37,7 @@ where meter_uid in ({uids})
 group by meter_uid
 """
 UIDS_PER_QUERY = 500
+BILL_COLUMNS = ["meter_uid", "uid", "bill_start_at", "bill_end_at"]
 
 
 def meter_state(pipeline: Pipeline, kind: Kind) -> dict[str, Any]:
@@ -49,9 +50,10 @@ def previous_rows(pipeline: Pipeline) -> dict[tuple[str, str], dict[str, Any]]:
     """The completeness rows of earlier runs, by meter and kind."""
     if not _has_data(pipeline, TABLE):
         return {}
-    dataset = pipeline.dataset()
     query = f"select meter_uid, kind, listing_fingerprint, status, repaired from {TABLE}"
-    rows = dataset.query(_dialect(query, dataset)).fetchall()
+    rows = _rows(
+        pipeline, query, TABLE, ["meter_uid", "kind", "listing_fingerprint", "status", "repaired"]
+    )
     return {
         (str(uid), str(kind)): {"fingerprint": fp, "status": status, "repaired": repaired}
         for uid, kind, fp, status, repaired in rows
@@ -89,13 +91,13 @@ def loaded(pipeline: Pipeline, kind: Kind, meter_uids: list[str]) -> dict[str, L
     table = "interval_readings" if kind == "intervals" else "bills"
     if not meter_uids or not _has_data(pipeline, table):
         return {}
-    dataset = pipeline.dataset()
     found: dict[str, Loaded] = {}
     for i in range(0, len(meter_uids), UIDS_PER_QUERY):
         chunk = meter_uids[i : i + UIDS_PER_QUERY]
         uids = ", ".join(_literal(uid) for uid in chunk)
         template = READING_STARTS if kind == "intervals" else BILLS
-        rows = dataset.query(_dialect(template.format(uids=uids), dataset)).fetchall()
+        columns = ["meter_uid", "start_at", "end_at"] if kind == "intervals" else BILL_COLUMNS
+        rows = _rows(pipeline, template.format(uids=uids), table, columns)
         if kind == "intervals":
             found.update(_primary_duration(rows))
         else:
@@ -187,11 +189,31 @@ def _primary_duration(rows: list[tuple]) -> dict[str, Loaded]:
     return {uid: Loaded(int(n), _utc(first), _utc(last)) for uid, (n, first, last) in best.items()}
 
 
-def _dialect(sql: str, dataset: Any) -> str:
+def _rows(
+    pipeline: Pipeline,
+    sql: str,
+    table: str,
+    columns: list[str],
+) -> list[tuple]:
+    """Run DuckDB-dialect SQL over one raw table, in the warehouse (transpiled to its dialect).
+
+    Delta tables of the filesystem destination are read with the deltalake library in a
+    local DuckDB: dlt's own reader would download DuckDB's delta extension, which a machine
+    without internet access cannot.
+    """
+    if pipeline.destination.destination_name == "filesystem":
+        import duckdb
+        from dlt.common.libs.deltalake import get_delta_tables
+
+        # only the columns the check needs; deltalake's own filters trip over its string views
+        delta = get_delta_tables(pipeline, table)[table]
+        with duckdb.connect() as con:
+            con.register(table, delta.to_pyarrow_table(columns=columns))
+            return con.execute(sql).fetchall()
+    dataset = pipeline.dataset()
     dialect = dataset.destination_dialect
-    if dialect == "duckdb":
-        return sql
-    return sqlglot.transpile(sql, read="duckdb", write=dialect)[0]
+    query = sql if dialect == "duckdb" else sqlglot.transpile(sql, read="duckdb", write=dialect)[0]
+    return dataset.query(query).fetchall()
 
 
 def _literal(value: str) -> str:

@@ -63,6 +63,8 @@ class Target:
     dataset: str = DEFAULT_DATASET
     db_path: Path = DEFAULT_DB
     table_format: str | None = None
+    # where the local working folders of non-DuckDB targets live
+    pipelines_dir: Path = DEFAULT_WORKING_DIR
 
     @property
     def is_duckdb(self) -> bool:
@@ -73,13 +75,24 @@ class Target:
         """The pipeline's local folder; beside a DuckDB file, so its state follows the file."""
         if self.is_duckdb:
             return self.db_path.with_name(self.db_path.name + ".pipelines")
-        return DEFAULT_WORKING_DIR / self.destination / self.dataset
+        return self.pipelines_dir / self.destination / self.dataset
 
     @property
     def lock_path(self) -> Path:
         if self.is_duckdb:
             return self.db_path.with_name(self.db_path.name + ".lock")
         return self.working_dir / "writer.lock"
+
+    def problem(self) -> str | None:
+        """Why this target cannot hold the data correctly, or None."""
+        if self.destination == "filesystem" and self.table_format not in TABLE_FORMATS:
+            return (
+                "the filesystem destination writes plain parquet files, which cannot merge: "
+                "every run would add the same meters, bills and readings again. Load it as "
+                "Delta tables (--table-format delta, i.e. table_format=\"delta\"; "
+                "pip install '.[delta]')."
+            )
+        return None
 
     @property
     def label(self) -> str:
@@ -151,12 +164,8 @@ def make_pipeline(target: Target) -> Pipeline:
     """The dlt pipeline for a target; its working folder holds local state and packages."""
     if target.is_duckdb:
         _prepare_duckdb(target)
-    elif target.destination == "filesystem" and target.table_format not in TABLE_FORMATS:
-        raise ValueError(
-            "the filesystem destination writes plain parquet files, which cannot merge: every "
-            "run would add the same meters, bills and readings again. Load it as Delta tables "
-            "(--table-format delta, i.e. table_format=\"delta\"; pip install '.[delta]')."
-        )
+    elif target.problem():
+        raise ValueError(target.problem())
     return dlt.pipeline(
         pipeline_name=PIPELINE_NAME,
         pipelines_dir=str(target.working_dir),
@@ -299,6 +308,8 @@ def _run_steps(
 ) -> None:
     step_resources = [r for r in resources if r in STEP_RESOURCES]
     selected = resources
+    if options.target.table_format:
+        _apply_table_format(source, options.target.table_format)
     while True:
         remaining_before = result.report.remaining
         drop = refresh and options.full_refresh and not result.steps
@@ -312,6 +323,16 @@ def _run_steps(
         if len(result.steps) > 1 and remaining >= remaining_before:
             raise RuntimeError(f"a checkpoint step took none of the {remaining} meters left")
         selected = step_resources
+
+
+def _apply_table_format(source: Any, table_format: str) -> None:
+    """Every table of the source in `table_format`, the tables one resource fills included."""
+    for resource in source.resources.values():
+        resource.apply_hints(table_format=table_format)
+        for table in resource._hints_variants:  # noqa: SLF001 - dlt has no public accessor
+            resource.apply_hints(
+                table_name=table, table_format=table_format, create_table_variant=True
+            )
 
 
 def _run_step(

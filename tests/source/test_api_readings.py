@@ -96,7 +96,11 @@ def assert_complete(sb: Sandbox, db: Path, result) -> None:
     statuses = completeness(db)
     assert set(statuses.values()) <= {"complete", "not_activated", "empty"}, statuses
     assert {uid for uid, _ in statuses} == {m["uid"] for m in sb.truth.meters()}
-    assert result.outcome.status == "ok", (result.report.shortfalls, result.failure, result.report.remaining)
+    assert result.outcome.status == "ok", (
+        result.report.shortfalls,
+        result.failure,
+        result.report.remaining,
+    )
 
 
 @pytest.mark.parametrize("mode", list(MODES), ids=list(MODES))
