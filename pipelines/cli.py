@@ -275,6 +275,7 @@ def _load_and_report(
             resources=resources or (),
             full_refresh=full_refresh,
             lock_wait_seconds=args.wait,
+            **_checkpoints(args),
         )
         try:
             with Progress(report, interval=args.progress_every) as progress:
@@ -611,14 +612,17 @@ def api_endpoint(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
     yield given
 
 
+def _checkpoints(args: argparse.Namespace) -> dict[str, Any]:
+    given = {
+        "checkpoint_meters": args.checkpoint_meters,
+        "checkpoint_minutes": args.checkpoint_minutes,
+    }
+    return {name: value for name, value in given.items() if value is not None}
+
+
 def _source_flags(args: argparse.Namespace) -> dict[str, Any]:
     """Source settings given as flags (only those given: the rest come from dlt config)."""
-    flags = {
-        "rate_limit": args.rate_limit,
-        "max_concurrency": args.concurrency,
-        "checkpoint_meters": getattr(args, "checkpoint_meters", None),
-        "checkpoint_minutes": getattr(args, "checkpoint_minutes", None),
-    }
+    flags = {"rate_limit": args.rate_limit, "max_concurrency": args.concurrency}
     return {name: value for name, value in flags.items() if value is not None}
 
 

@@ -23,7 +23,7 @@ import dlt
 from dlt.common.destination.reference import Destination
 from dlt.pipeline.pipeline import Pipeline
 
-from sources.utilityapi import LoadReport, utilityapi
+from sources.utilityapi import LoadReport, settings, utilityapi
 from sources.utilityapi.clock import SYSTEM_CLOCK, Clock
 from sources.utilityapi.completeness import COMPLETENESS_HINTS
 
@@ -89,7 +89,7 @@ class Target:
             return (
                 "the filesystem destination writes plain parquet files, which cannot merge: "
                 "every run would add the same meters, bills and readings again. Load it as "
-                "Delta tables (--table-format delta, i.e. table_format=\"delta\"; "
+                'Delta tables (--table-format delta, i.e. table_format="delta"; '
                 "pip install '.[delta]')."
             )
         return None
@@ -115,7 +115,18 @@ class LoadOptions:
     full_refresh: bool = False
     transform: bool = True
     lock_wait_seconds: float = 0.0
+    # commit after this many meters or minutes of fetching (None: no limit of that kind)
+    checkpoint_meters: int | None = settings.CHECKPOINT_METERS
+    checkpoint_minutes: float | None = settings.CHECKPOINT_MINUTES
     clock: Clock = SYSTEM_CLOCK
+
+    def source_args(self, **extra: Any) -> dict[str, Any]:
+        """The source's arguments for this load: the checkpoint policy, then `source`."""
+        steps = {
+            "checkpoint_meters": self.checkpoint_meters,
+            "checkpoint_minutes": self.checkpoint_minutes,
+        }
+        return {**steps, **self.source, **extra}
 
 
 @dataclass
@@ -214,7 +225,7 @@ def run_load(
         # What the warehouse committed wins over local state (e.g. a new working folder).
         pipeline.sync_destination()
         result.leftovers = settle_leftovers(pipeline)
-        source = utilityapi(**options.source, report=report, clock=options.clock)
+        source = utilityapi(**options.source_args(report=report, clock=options.clock))
         resources = resolve_resources(options.resources)
         try:
             _run_steps(pipeline, source, resources, options, result, phase)
@@ -450,14 +461,13 @@ def _repair(
     _wait_for_refetch(pipeline, kinds, meter_uids, options.clock)
     repair_report = LoadReport()
     source = utilityapi(
-        **{
-            **options.source,
-            "meters": meter_uids,
-            "strict_meters": False,
-            "backfill": {uid: None for uid in meter_uids},
-        },
-        report=repair_report,
-        clock=options.clock,
+        **options.source_args(
+            meters=meter_uids,
+            strict_meters=False,
+            backfill={uid: None for uid in meter_uids},
+            report=repair_report,
+            clock=options.clock,
+        )
     )
     resources = [completeness.RESOURCE_OF[k] for k in kinds]
     repaired = LoadResult(report=repair_report)

@@ -61,8 +61,8 @@ def utilityapi(
     max_retries: int = settings.MAX_RETRIES,
     max_response_mb: float = settings.MAX_RESPONSE_BYTES / 2**20,
     request_deadline_seconds: float = settings.REQUEST_DEADLINE_SECONDS,
-    checkpoint_meters: int | None = settings.CHECKPOINT_METERS,
-    checkpoint_minutes: float | None = settings.CHECKPOINT_MINUTES,
+    checkpoint_meters: int | None = None,
+    checkpoint_minutes: float | None = None,
     backfill: dict[str, str | None] | None = None,
     refresh: list[str] | None = None,
     access_changes: list[dict[str, Any]] | None = None,
@@ -88,7 +88,9 @@ def utilityapi(
             grows without bound or hangs.
         checkpoint_meters / checkpoint_minutes: how many meters, or minutes of fetching, one
             run of the source takes before it ends so its data can be committed; the rest wait
-            for the next run of the same instance (see `LoadReport.remaining`).
+            for the next run of the same instance (`LoadReport.remaining` counts them). None
+            (the default): every meter in one run, as dlt users expect; the uapi CLI commits
+            in steps of 50 meters or 5 minutes.
         backfill: meter uid → start (None: whole history) to reload regardless of state.
         refresh: meters to re-read from their cursor even if their listing looks unchanged
             (an event said they have new data).

@@ -24,7 +24,7 @@ READINGS_PENDING_PAGES = 8
 PARSE_THREADS = 2
 
 DEFAULT_LOOKBACK_DAYS = 7
-# A load commits in steps: each run of the source takes at most this many meters, or stops
+# uapi loads commit in steps: each run of the source takes at most this many meters, or stops
 # taking new ones after this many minutes of fetching, so a crash loses at most one step.
 CHECKPOINT_METERS = 50
 CHECKPOINT_MINUTES = 5.0
