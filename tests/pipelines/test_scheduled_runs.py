@@ -357,3 +357,24 @@ def test_token_file_and_standard_input(world, tmp_path):
         from_stdin, input=world.token, capture_output=True, text=True, timeout=TIMEOUT
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_on_a_terminal_a_progress_bar_shows_phase_meters_and_counts(tmp_path):
+    import pty
+
+    with Sandbox(small_world(latency_ms=40)) as sb:
+        cmd = uapi(sb, tmp_path / "w.duckdb", "load", "--concurrency", "1")
+        cmd.remove("-v")
+        output = bytearray()
+
+        def read(fd: int) -> bytes:
+            data = os.read(fd, 4096)
+            output.extend(data)
+            return data
+
+        status = pty.spawn(cmd, read)
+    assert os.waitstatus_to_exitcode(status) == 0
+    screen = output.decode(errors="replace")
+    assert "fetching" in screen and "meters" in screen and "requests" in screen
+    assert "━" in screen  # rich's bar
+    assert "Loaded UtilityAPI" in screen
