@@ -152,8 +152,12 @@ def test_a_second_run_exits_with_the_lock_status_naming_the_holder_and_a_waiting
     db = tmp_path / "w.duckdb"
     first = Child(uapi(world, db))
     assert first.wait_for("phase: fetching")
-    second = run(uapi(world, db))  # no --wait: exits at once
-    waiting = Child(uapi(world, db, "load", "--wait", str(TIMEOUT)))
+    first.proc.send_signal(signal.SIGSTOP)  # holds the lock for as long as the test needs
+    try:
+        second = run(uapi(world, db))  # no --wait: exits at once
+        waiting = Child(uapi(world, db, "load", "--wait", str(TIMEOUT)))
+    finally:
+        first.proc.send_signal(signal.SIGCONT)
     assert first.finish() == 0, first.stderr
     assert waiting.finish() == 0, waiting.stderr
     assert second.returncode == 75, second.stderr
@@ -315,7 +319,11 @@ def test_json_report_is_alone_on_stdout_and_matches_the_exit_status(world, tmp_p
     locked = tmp_path / "locked.duckdb"
     holder = Child(uapi(world, locked))
     assert holder.wait_for("phase: fetching")
-    busy = run(uapi(world, locked, "load", "--json"))
+    holder.proc.send_signal(signal.SIGSTOP)
+    try:
+        busy = run(uapi(world, locked, "load", "--json"))
+    finally:
+        holder.proc.send_signal(signal.SIGCONT)
     holder.finish()
     report = json.loads(busy.stdout)
     assert (busy.returncode, report["status"], report["exit_code"]) == (75, "locked", 75)
