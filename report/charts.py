@@ -28,6 +28,13 @@ DAY_STATUSES: tuple[tuple[str, str, str], ...] = (
 )
 
 
+def unit_label(unit: str | None) -> str:
+    """A unit as people write it (the API publishes lower case: kwh, kw, therms)."""
+    return {"kwh": "kWh", "kw": "kW", "wh": "Wh", "ccf": "CCF", "mcf": "MCF"}.get(
+        unit or "", unit or "?"
+    )
+
+
 def _layout(figure: go.Figure, *, height: int = 300, **layout: object) -> go.Figure:
     # The page applies one template to every chart (page.TEMPLATE): giving each figure its
     # own copy costs a deep copy per chart and repeats it in the page.
@@ -67,6 +74,7 @@ def data_spans(meters: Sequence[Meter]) -> go.Figure:
 
 def daily_usage(days: Sequence[Day], unit: str) -> go.Figure:
     """Daily totals; days with missing slots stand out in another colour."""
+    unit = unit_label(unit)
     figure = go.Figure(
         go.Bar(
             x=[day.local_date.isoformat() for day in days],
@@ -91,7 +99,7 @@ def load_shape(cells: Sequence[HourCell], unit: str) -> go.Figure:
     z = np.full((24, len(dates)), np.nan, dtype=np.float32)
     for cell in cells:
         z[cell.local_hour, column[cell.local_date]] = _round(cell.hourly_rate)
-    rate = "kW" if unit == "kwh" else f"{unit}/h"
+    rate = "kW" if unit == "kwh" else f"{unit_label(unit)}/h"
     figure = go.Figure(
         go.Heatmap(
             x=[day.isoformat() for day in dates],
@@ -178,7 +186,7 @@ def _discrete(colors: Sequence[str]) -> list[list[object]]:
 def bills(bills: Sequence[Bill]) -> go.Figure:
     """Billed quantity beside the interval data's total over the same period."""
     labels = [bill.period for bill in bills]
-    unit = next((bill.billed_unit for bill in bills if bill.billed_unit), "")
+    unit = unit_label(next((bill.billed_unit for bill in bills if bill.billed_unit), None))
     interval = [
         _round(bill.interval_quantity) if bill.interval_unit == bill.billed_unit else None
         for bill in bills

@@ -193,6 +193,7 @@ class Account:
     meters: list[Meter]
     meter_data: list[MeterData]
     listing: Unavailable | None
+    activation: Unavailable | None
     daily: Unavailable | None
     time_zones: list[TimeZoneCheck] | Unavailable
 
@@ -226,6 +227,7 @@ def read_account(
         meters=meters,
         meter_data=[_meter_data(warehouse, catalog, meter) for meter in with_data],
         listing=listing,
+        activation=listing or _lacking(catalog, (catalog.raw("meters"), ("is_not_activated",))),
         daily=daily,
         time_zones=_time_zones(warehouse, catalog),
     )

@@ -191,8 +191,8 @@ def _meter_row(meter: Meter, *, linked: bool) -> list[str]:
 
 
 def _not_activated(account: Account) -> str:
-    if account.listing is not None:
-        return _note(f"Not known: the meter listing is {account.listing}.")
+    if account.activation is not None:
+        return _note(f"Which meters are activated is {account.activation}.")
     meters = account.not_activated
     if not meters:
         return "<p>None: every listed meter has been activated.</p>"
@@ -214,7 +214,7 @@ def _meter_section(page: Page, data: MeterData) -> str:
     facts = [
         meter.utility or "utility unknown",
         f"time zone {meter.time_zone}" if meter.time_zone else "time zone not available",
-        f"channel {data.channel} in {unit}",
+        f"channel {data.channel} in {charts.unit_label(unit)}",
         *(x for x in (meter.service_class, meter.service_tariff) if x),
     ]
     parts = [
@@ -277,7 +277,7 @@ def _bills(page: Page, bills: list[Bill] | Unavailable) -> str:
         [
             _e(bill.bill_uid),
             _e(bill.period),
-            _num(f"{_fmt(bill.billed_quantity, ',.3f')} {bill.billed_unit or ''}"),
+            _num(f"{_fmt(bill.billed_quantity, ',.3f')} {charts.unit_label(bill.billed_unit)}"),
             _num(_fmt(bill.interval_quantity, ",.3f")),
             _num(_fmt(bill.quantity_difference_ratio, "+.2%")),
             _e(bill.note_types or ""),

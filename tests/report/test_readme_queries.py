@@ -60,7 +60,7 @@ def test_readme_query_returns_rows(where, arguments, demo_db, capsys):
 
 def test_extraction_finds_fenced_sql_inline_and_multiline_commands():
     text = (
-        "Try `uapi query \"select 1\"` now.\n\n"
+        'Try `uapi query "select 1"` now.\n\n'
         "```sql\nselect 2;\n```\n\n"
         "```sh\nuapi query \"\nselect 'a b'\n\" --format csv   # comment\n```\n\n"
         "```sh\nuapi load\n```\n"

@@ -95,11 +95,13 @@ def visit(
     page_file: Path,
     profile: Path,
     *,
-    screenshot: Path | None = None,
-    clip_height: int | None = None,
+    screenshots: dict[str, Path] | None = None,
     timeout_ms: int = 120_000,
 ) -> PageVisit:
-    """Open `page_file`, wait until its charts are drawn (or it failed), read their state."""
+    """Open `page_file`, wait until its charts are drawn (or it failed), read their state.
+
+    `screenshots` maps a CSS selector to the PNG file its first element is captured in.
+    """
     from playwright.sync_api import sync_playwright
 
     require_chromium()
@@ -136,17 +138,9 @@ def visit(
                 e for e in page.evaluate("window.__pageErrors") if e not in result.errors
             )
             result.charts = page.evaluate(CHART_STATE)
-            if screenshot is not None:
-                _screenshot(page, screenshot, clip_height)
+            for selector, path in (screenshots or {}).items():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                page.locator(selector).first.screenshot(path=str(path))
         finally:
             context.close()
     return result
-
-
-def _screenshot(page: Any, path: Path, clip_height: int | None) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if clip_height is None:
-        page.screenshot(path=str(path), full_page=True)
-        return
-    clip = {"x": 0, "y": 0, "width": 1280, "height": clip_height}
-    page.screenshot(path=str(path), full_page=True, clip=clip)
