@@ -175,11 +175,13 @@ def _staleness(account: Account) -> list[Finding]:
     newest = max(ends.values())
     behind = sorted(uid for uid, end in ends.items() if newest - end > STALE_AFTER)
     if not behind:
-        return [Finding("ok", f"Every meter has data up to within 3 days of {newest}.")]
+        return [
+            Finding("ok", f"Every meter has data up to within {STALE_AFTER.days} days of {newest}.")
+        ]
     return [
         Finding(
             "warn",
-            f"{len(behind)} meter(s) have no data in the 3 days before {newest}: "
+            f"{len(behind)} meter(s) have no data in the {STALE_AFTER.days} days before {newest}: "
             f"{', '.join(behind)}.",
         )
     ]

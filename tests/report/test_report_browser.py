@@ -41,6 +41,7 @@ def test_report_draws_every_chart_offline_without_errors(report_file, demo_db, t
     placed = report_file.read_text().count('<div class="chart"')
     assert visit.charts_rendered == placed == len(visit.charts)
     assert Counter(chart["name"] for chart in visit.charts) == expected_charts(demo_db)
+    assert visit.missing == []
     for path in shots.values():
         assert path.stat().st_size > 20_000  # a picture of charts, not a blank page
     if os.environ.get("UAPI_UPDATE_SCREENSHOTS") == "1":

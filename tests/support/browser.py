@@ -73,6 +73,7 @@ class PageVisit:
     requests: list[str] = field(default_factory=list)
     charts: list[dict[str, Any]] = field(default_factory=list)
     charts_rendered: int | None = None
+    missing: list[str] = field(default_factory=list)
 
     @property
     def empty_charts(self) -> list[dict[str, Any]]:
@@ -100,7 +101,8 @@ def visit(
 ) -> PageVisit:
     """Open `page_file`, wait until its charts are drawn (or it failed), read their state.
 
-    `screenshots` maps a CSS selector to the PNG file its first element is captured in.
+    `screenshots` maps a CSS selector to the PNG file its first element is captured in;
+    selectors that match nothing are listed in `missing`.
     """
     from playwright.sync_api import sync_playwright
 
@@ -139,8 +141,12 @@ def visit(
             )
             result.charts = page.evaluate(CHART_STATE)
             for selector, path in (screenshots or {}).items():
+                element = page.locator(selector)
+                if not element.count():
+                    result.missing.append(selector)
+                    continue
                 path.parent.mkdir(parents=True, exist_ok=True)
-                page.locator(selector).first.screenshot(path=str(path))
+                element.first.screenshot(path=str(path))
         finally:
             context.close()
     return result
