@@ -45,9 +45,7 @@ class Result:
 
 
 class Warehouse(Protocol):
-    """What readers need of a connection: run a query, know the SQL dialect, close."""
-
-    dialect: str
+    """What readers need of a connection: run a query, close."""
 
     def query(self, sql: str) -> Result: ...
 
@@ -56,8 +54,6 @@ class Warehouse(Protocol):
 
 class DuckDBWarehouse:
     """A DuckDB file opened read-only."""
-
-    dialect = "duckdb"
 
     def __init__(self, path: Path) -> None:
         import duckdb
@@ -103,8 +99,7 @@ class SqlClientWarehouse:
                 f"cannot connect to the {pipeline.destination.destination_name} destination: "
                 f"{_first_line(exc)}. Check its credentials in dlt's configuration."
             ) from exc
-        self.dialect = str(self._client.capabilities.sqlglot_dialect or "")
-        if self.dialect == "postgres":
+        if self._client.capabilities.sqlglot_dialect == "postgres":
             # Readers must not change the warehouse: Postgres can enforce it per session.
             self._client.execute_sql("set session characteristics as transaction read only")
 

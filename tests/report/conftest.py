@@ -5,6 +5,8 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
@@ -35,3 +37,27 @@ def demo_copy(demo_db: Path, tmp_path: Path) -> Path:
     copy = tmp_path / "uapi.duckdb"
     shutil.copyfile(demo_db, copy)
     return copy
+
+
+@pytest.fixture
+def writer_holding() -> Callable[[Path], AbstractContextManager[None]]:
+    """Another process holding a DuckDB file open for writing, as during a `uapi load`."""
+
+    @contextmanager
+    def hold(db: Path) -> Iterator[None]:
+        code = (
+            "import duckdb, sys; con = duckdb.connect(sys.argv[1]); print('open', flush=True); "
+            "sys.stdin.read()"
+        )
+        writer = subprocess.Popen(
+            [sys.executable, "-c", code, str(db)], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        )
+        try:
+            assert writer.stdout is not None and writer.stdout.readline().strip() == b"open"
+            yield
+        finally:
+            assert writer.stdin is not None
+            writer.stdin.close()
+            writer.wait(timeout=60)
+
+    return hold

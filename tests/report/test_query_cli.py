@@ -6,10 +6,6 @@ import csv
 import io
 import json
 import re
-import subprocess
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -92,26 +88,7 @@ def test_a_missing_database_says_to_load_first(tmp_path, capsys):
     assert "run `uapi load` first" in capsys.readouterr().err
 
 
-@contextmanager
-def writer_holding(db: Path) -> Iterator[None]:
-    """Another process with the file open for writing, as during a `uapi load`."""
-    code = (
-        "import duckdb, sys; con = duckdb.connect(sys.argv[1]); print('open', flush=True); "
-        "sys.stdin.read()"
-    )
-    writer = subprocess.Popen(
-        [sys.executable, "-c", code, str(db)], stdin=subprocess.PIPE, stdout=subprocess.PIPE
-    )
-    try:
-        assert writer.stdout is not None and writer.stdout.readline().strip() == b"open"
-        yield
-    finally:
-        assert writer.stdin is not None
-        writer.stdin.close()
-        writer.wait(timeout=60)
-
-
-def test_a_database_being_written_exits_75_with_what_to_do(demo_copy, capsys):
+def test_a_database_being_written_exits_75_with_what_to_do(demo_copy, writer_holding, capsys):
     with writer_holding(demo_copy):
         code = main(["query", "select 1", "--db", str(demo_copy)])
     assert code == 75

@@ -13,7 +13,6 @@ from pipelines.pipeline import Target
 from report import build_report, open_warehouse
 from report.charts import DAY_STATUSES, day_status
 from report.data import Account, Unavailable
-from tests.report.test_query_cli import writer_holding
 
 
 def build(db: Path, meters: list[str] | None = None) -> tuple[str, Account]:
@@ -123,7 +122,9 @@ def test_unknown_meter_is_a_usage_error(demo_db, tmp_path, capsys):
     assert not (tmp_path / "r.html").exists()
 
 
-def test_a_database_being_written_exits_75_and_writes_nothing(demo_copy, tmp_path, capsys):
+def test_a_database_being_written_exits_75_and_writes_nothing(
+    demo_copy, writer_holding, tmp_path, capsys
+):
     out = tmp_path / "r.html"
     with writer_holding(demo_copy):
         assert main(["report", "--db", str(demo_copy), "--out", str(out)]) == 75
