@@ -12,7 +12,7 @@ from datetime import timedelta
 import numpy as np
 import plotly.graph_objects as go
 
-from .data import Bill, Day, HourCell, Meter
+from .data import Bill, Day, HourCell, Meter, MonthlyPeak
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 COMPLETE_COLOR = "#2b8cbe"
@@ -227,6 +227,42 @@ def bills(bills: Sequence[Bill]) -> go.Figure:
     return _layout(figure, barmode="group", legend={"orientation": "h", "y": 1.12})
 
 
+PEAK_METHODS = {
+    "reported_demand": ("demand the utility reports", "#756bb1"),
+    "interval_energy": ("15-minute energy × 4", "#9ecae1"),
+}
+
+
+def monthly_peaks(peaks: Sequence[MonthlyPeak]) -> go.Figure:
+    """Peak kW per local month, one colour per way it was found."""
+    figure = go.Figure(
+        [
+            go.Bar(
+                name=label,
+                x=[peak.month_start_local.isoformat() for peak in found],
+                y=_values(peak.peak_kw for peak in found),
+                marker_color=color,
+                customdata=[
+                    [f"{peak.peak_interval_start_at:%Y-%m-%d %H:%M} UTC"]
+                    if peak.peak_interval_start_at
+                    else [""]
+                    for peak in found
+                ],
+                hovertemplate="%{x|%B %Y}<br>%{y:,.2f} kW at %{customdata[0]}"
+                "<extra>%{fullData.name}</extra>",
+            )
+            for method, (label, color) in PEAK_METHODS.items()
+            if (found := [p for p in peaks if p.peak_method == method and p.peak_kw is not None])
+        ]
+    )
+    figure.update_xaxes(title="local month", dtick="M1", tickformat="%b %Y")
+    figure.update_yaxes(title="peak kW")
+    # the legend names the method even when every month has the same one
+    return _layout(
+        figure, barmode="overlay", showlegend=True, legend={"orientation": "h", "y": 1.12}
+    )
+
+
 def solar(channels: dict[str, Sequence[Day]]) -> go.Figure:
     """Daily export to the grid (rev) and import from it (fwd)."""
     names = {"rev": "export (rev)", "fwd": "import (fwd)"}
@@ -247,7 +283,7 @@ def solar(channels: dict[str, Sequence[Day]]) -> go.Figure:
     )
     figure.update_xaxes(title="local date")
     figure.update_yaxes(title="kWh per day")
-    return _layout(figure, legend={"orientation": "h", "y": 1.12})
+    return _layout(figure, showlegend=True, legend={"orientation": "h", "y": 1.12})
 
 
 def _values(values: Iterable[float | None]) -> np.ndarray:

@@ -55,6 +55,13 @@ BILL_COLUMNS = (
 )
 OBJECT_COLUMNS = ("uid", "meter_uid", "first_start_at", "last_end_at")
 TIME_ZONE_COLUMNS = ("meter_uid", "time_zone", "time_zone_status", "offset_mismatches")
+PEAK_COLUMNS = (
+    "meter_uid",
+    "month_start_local",
+    "peak_kw",
+    "peak_method",
+    "peak_interval_start_at",
+)
 # The channel whose series stands for a meter's usage, in order of preference.
 PRIMARY_CHANNELS = ("net", "fwd", "gen", "rev")
 
@@ -165,6 +172,17 @@ class Bill:
 
 
 @dataclass(frozen=True)
+class MonthlyPeak:
+    """A local month's peak demand; `peak_method` says how it was found (or that it could
+    not be: hourly-only or non-kWh data)."""
+
+    month_start_local: date
+    peak_kw: float | None
+    peak_method: str
+    peak_interval_start_at: datetime | None
+
+
+@dataclass(frozen=True)
 class TimeZoneCheck:
     meter_uid: str
     time_zone: str | None
@@ -181,6 +199,7 @@ class MeterData:
     days: list[Day]
     load_shape: list[HourCell] | Unavailable
     bills: list[Bill] | Unavailable
+    peaks: list[MonthlyPeak] | Unavailable
     solar: dict[str, list[Day]]
     flags: Unavailable | None
     republished: Unavailable | None
@@ -289,6 +308,7 @@ def _meter_data(warehouse: Warehouse, catalog: Catalog, meter: Meter) -> MeterDa
         days=days,
         load_shape=_load_shape(warehouse, catalog, meter.meter_uid, primary),
         bills=_bills(warehouse, catalog, meter.meter_uid),
+        peaks=_peaks(warehouse, catalog, meter.meter_uid),
         solar={name: by_channel[name] for name in ("rev", "fwd") if name in by_channel}
         if "rev" in by_channel
         else {},
@@ -325,6 +345,16 @@ def _bills(warehouse: Warehouse, catalog: Catalog, meter_uid: str) -> list[Bill]
     if lacking is not None:
         return lacking
     return [Bill(**row) for row in warehouse.query(queries.bills(catalog, meter_uid)).records()]
+
+
+def _peaks(
+    warehouse: Warehouse, catalog: Catalog, meter_uid: str
+) -> list[MonthlyPeak] | Unavailable:
+    lacking = _lacking(catalog, (queries.PEAKS, PEAK_COLUMNS))
+    if lacking is not None:
+        return lacking
+    rows = warehouse.query(queries.monthly_peaks(meter_uid)).records()
+    return [MonthlyPeak(**row) for row in rows]
 
 
 def _time_zones(warehouse: Warehouse, catalog: Catalog) -> list[TimeZoneCheck] | Unavailable:

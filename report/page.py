@@ -236,6 +236,8 @@ def _meter_section(page: Page, data: MeterData) -> str:
         _calendar_legend(data),
         "<h3>Bills against interval data</h3>",
         _bills(page, data.bills),
+        "<h3>Monthly peak demand</h3>",
+        _peaks(page, data),
     ]
     if data.solar:
         parts += [
@@ -252,6 +254,18 @@ def _load_shape(page: Page, data: MeterData, unit: str) -> str:
     if not data.load_shape:
         return _note("No 15-minute data in a single unit for this meter.")
     return page.chart("load-shape", charts.load_shape(data.load_shape, unit))
+
+
+def _peaks(page: Page, data: MeterData) -> str:
+    if isinstance(data.peaks, Unavailable):
+        return _note(f"Monthly peaks are {data.peaks}.")
+    known = [peak for peak in data.peaks if peak.peak_kw is not None]
+    if not known:
+        return _note(
+            "No peak demand: the utility reports none, and the data has no whole 15-minute "
+            "kWh readings to derive one from (hourly-only or non-kWh data)."
+        )
+    return page.chart("monthly-peaks", charts.monthly_peaks(known))
 
 
 def _calendar_legend(data: MeterData) -> str:

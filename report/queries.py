@@ -21,6 +21,7 @@ DAILY = f"{ANALYTICS}.meter_daily_usage"
 SLOTS = f"{ANALYTICS}.meter_intervals_15min"
 BILLS = f"{ANALYTICS}.bill_reconciliation"
 TIME_ZONES = f"{ANALYTICS}.meter_time_zones"
+PEAKS = f"{ANALYTICS}.meter_monthly_peaks"
 
 
 def optional(catalog: Catalog, table: str, column: str, sql_type: str, expression: str = "") -> str:
@@ -228,6 +229,16 @@ from {BILLS} as bills
 {local_join}
 where bills.meter_uid = {literal(meter_uid)}
 order by bills.bill_start_at
+"""
+
+
+def monthly_peaks(meter_uid: str) -> str:
+    """Peak demand per local month of one meter, with how it was found."""
+    return f"""
+select month_start_local, peak_kw, peak_method, peak_interval_start_at
+from {PEAKS}
+where meter_uid = {literal(meter_uid)}
+order by month_start_local
 """
 
 

@@ -136,6 +136,7 @@ def test_missing_tables_and_columns_degrade_to_a_sentence(demo_copy):
     change(
         demo_copy,
         "drop table analytics.bill_reconciliation",
+        "drop table if exists analytics.meter_monthly_peaks",
         "drop table analytics.meter_intervals_15min",
         "alter table utilityapi.meters drop column is_not_activated",
     )
@@ -152,6 +153,10 @@ def test_missing_tables_and_columns_degrade_to_a_sentence(demo_copy):
         "Which meters are activated is not available in this database "
         "(no utilityapi.meters.is_not_activated)" in page
     )
+    assert (
+        "Monthly peaks are not available in this database (no analytics.meter_monthly_peaks)"
+        in page
+    )
     assert account.not_activated == []
     assert all(isinstance(data.bills, Unavailable) for data in account.meter_data)
     assert 'data-chart="bills"' not in page and 'data-chart="load-shape"' not in page
@@ -166,41 +171,32 @@ def test_without_the_daily_table_the_report_still_lists_the_meters(demo_copy):
     assert "not available in this database (no analytics.meter_daily_usage)" in page
 
 
-def test_zones_flags_and_notes_show_when_the_tables_carry_them(demo_copy):
-    meter, day = sql(
-        demo_copy,
-        "select meter_uid, min(local_date) from analytics.meter_daily_usage "
-        "where channel = 'net' and is_complete group by 1 order by 1 limit 1",
-    )[0]
-    bill = sql(
-        demo_copy,
-        f"select min(bill_uid) from analytics.bill_reconciliation where meter_uid = '{meter}'",
-    )[0][0]
-    change(
-        demo_copy,
-        "alter table analytics.meter_daily_usage add column time_zone varchar",
-        f"update analytics.meter_daily_usage set time_zone = 'America/Los_Angeles' where meter_uid = '{meter}'",
-        "alter table analytics.meter_daily_usage add column slots_flagged bigint default 0",
-        f"update analytics.meter_daily_usage set slots_flagged = 4 where meter_uid = '{meter}' "
-        f"and channel = 'net' and local_date = '{day}'",
-        "alter table analytics.bill_reconciliation drop column is_estimated",
-        "alter table analytics.bill_reconciliation add column has_strange_note boolean default false",
-        "alter table analytics.bill_reconciliation add column note_types varchar",
-        f"update analytics.bill_reconciliation set has_strange_note = true, "
-        f"note_types = 'bill_strange' where bill_uid = '{bill}'",
-        "create table analytics.meter_time_zones as select distinct meter_uid, "
-        "'America/Los_Angeles' as time_zone, 'offset_mismatch' as time_zone_status, "
-        "3 as offset_mismatches from analytics.meter_daily_usage where meter_uid = "
-        f"'{meter}'",
-    )
-    page, account = build(demo_copy)
+def test_zones_flags_notes_and_peaks_show_when_the_tables_carry_them(enriched, demo_db):
+    page, account = build(enriched.db)
+    meter = enriched.meter
     data = next(d for d in account.meter_data if d.meter.meter_uid == meter)
     assert data.meter.time_zone == "America/Los_Angeles"
     assert "time zone America/Los_Angeles" in page
-    flagged = next(d for d in data.days if d.local_date == day)
+    flagged = next(d for d in data.days if d.local_date == enriched.flagged_day)
     assert DAY_STATUSES[day_status(flagged)][0] == "flagged"
-    assert "4 slots come from interval data the utility marked with a note." in page
+    flagged_slots, strange_bills = sql(
+        enriched.db,
+        "select (select sum(slots_flagged) from analytics.meter_daily_usage "
+        "where channel = 'net'), (select count(*) from analytics.bill_reconciliation "
+        "where has_strange_note)",
+    )[0]
+    assert f"{flagged_slots:,} slots come from interval data the utility marked" in page
     assert f"Time zone problems: {meter} (offset_mismatch)." in page
-    assert "1 bills carry a &#x27;strange&#x27; note." in page
+    assert f"{strange_bills} bills carry a &#x27;strange&#x27; note." in page
     assert "bill_strange" in page  # listed among the bills to look at
     assert "not available in this database" not in page
+    with_peaks = sql(
+        enriched.db,
+        "select count(distinct meter_uid) filter (where peak_kw is not null), "
+        "count(distinct meter_uid) filter (where peak_kw is null) "
+        "from analytics.meter_monthly_peaks",
+    )[0]
+    assert page.count('data-chart="monthly-peaks"') == with_peaks[0] > 0
+    assert page.count("No peak demand: the utility reports none") == with_peaks[1] > 0
+    methods = {peak.peak_method for peak in data.peaks}  # type: ignore[union-attr]
+    assert methods == {"reported_demand", "interval_energy"}

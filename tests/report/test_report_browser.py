@@ -59,6 +59,7 @@ def expected_charts(db: Path) -> Counter[str]:
         (billed,) = con.execute(
             "select count(distinct meter_uid) from analytics.bill_reconciliation"
         ).fetchone()
+        peaks = _meters_with_peaks(con)
     assert meters and solar and billed
     return Counter(
         {
@@ -68,7 +69,41 @@ def expected_charts(db: Path) -> Counter[str]:
             "coverage-calendar": meters,
             "bills": billed,
             "solar": solar,
+            "monthly-peaks": peaks,
         }
+    )
+
+
+def _meters_with_peaks(con: duckdb.DuckDBPyConnection) -> int:
+    """Meters with a peak in analytics.meter_monthly_peaks (builds before it have none)."""
+    (exists,) = con.execute(
+        "select count(*) from information_schema.tables "
+        "where table_schema = 'analytics' and table_name = 'meter_monthly_peaks'"
+    ).fetchone()
+    if not exists:
+        return 0
+    return con.execute(
+        "select count(distinct meter_uid) from analytics.meter_monthly_peaks "
+        "where peak_kw is not null"
+    ).fetchone()[0]
+
+
+def test_newer_marts_draw_too(enriched, tmp_path):
+    """Zones, flags, notes and peaks as the dbt marts add them: drawn, no error."""
+    out = tmp_path / "enriched.html"
+    gas = "select min(meter_uid) from analytics.meter_daily_usage where unit = 'therms'"
+    with duckdb.connect(str(enriched.db), read_only=True) as con:
+        meters = [enriched.meter, con.execute(gas).fetchone()[0]]
+    assert (
+        main(["report", "--db", str(enriched.db), "--meters", ",".join(meters), "--out", str(out)])
+        == 0
+    )
+    visit = browser.visit(out, tmp_path / "profile")
+    assert visit.errors == [] and visit.remote_requests == [] and visit.empty_charts == []
+    names = Counter(chart["name"] for chart in visit.charts)
+    assert names["monthly-peaks"] == 1  # the gas meter has no peak: a sentence, not a chart
+    assert (
+        visit.charts_rendered == sum(names.values()) == out.read_text().count('<div class="chart"')
     )
 
 
