@@ -70,7 +70,8 @@ class Page:
 
     def document(self, title: str, body: str) -> str:
         figures = "{" + ",".join(f'"{key}":{value}' for key, value in self.figures.items()) + "}"
-        # "</" cannot end the JSON's script element; "<\/" is the same string in JSON.
+        # "</" cannot end the JSON's script element; "<\/" is the same string in JSON. Plotly
+        # escapes it too; the page does not rely on that.
         figures = figures.replace("</", "<\\/")
         template = json.dumps(plotly.io.templates[TEMPLATE].to_plotly_json())
         return (
