@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench bench-smoke lint clean
+.PHONY: demo test chromium bench bench-smoke lint clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,8 +18,12 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/uapi load --sandbox
 
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(BIN)/python -m pytest -q
+
+# The report's browser test drives Debian's chromium; installed only when missing.
+chromium:
+	scripts/ensure-chromium
 
 # Benchmarks (bench/README.md): the full suite rewrites bench/results.md and bench/results.json;
 # the smoke version runs every scenario tiny, once, into bench/out/smoke/.
