@@ -1,11 +1,24 @@
--- grain: one row per published datapoint (interval object, reading start, type and meter number);
---   a cleaned 1:1 view of utilityapi.interval_readings
--- unique_key: interval_uid, reading_start_at, datapoint_type, meter_number
--- materialized: view
 with
 
 source as (
-    select * from utilityapi.interval_readings
+    {{ select_from_source('utilityapi', 'interval_readings') }}
+),
+
+-- the same datapoint loaded twice (an append, a replayed package) must never count twice:
+-- keep the copy of the newest load (load ids sort in load order); the source test on the raw
+-- key reports such copies as a warning
+ranked as (
+    select
+        *,
+        row_number() over (
+            partition by meter_uid, interval_uid, start_at, type, meter_number
+            order by _dlt_load_id desc, value desc, unit
+        ) as copy_rank
+    from source
+),
+
+deduplicated as (
+    select * from ranked where copy_rank = 1
 ),
 
 renamed as (
@@ -14,27 +27,28 @@ renamed as (
         authorization_uid,
         interval_uid,
         meter_number,
-        start_at as reading_start_at,
-        end_at as reading_end_at,
-        utc_offset_minutes,
-        end_utc_offset_minutes,
+        cast(start_at as {{ type_timestamptz() }}) as reading_start_at,
+        cast(end_at as {{ type_timestamptz() }}) as reading_end_at,
+        cast(utc_offset_minutes as integer) as utc_offset_minutes,
+        cast(end_utc_offset_minutes as integer) as end_utc_offset_minutes,
         lower(type) as datapoint_type,
         lower(unit) as unit,
         value,
-        interval_updated_at,
-        interval_created_at
-    from source
+        cast(interval_updated_at as {{ type_timestamptz() }}) as interval_updated_at,
+        cast(interval_created_at as {{ type_timestamptz() }}) as interval_created_at,
+        _dlt_load_id
+    from deduplicated
 ),
 
 measured as (
     select
         *,
-        cast(reading_start_at at time zone 'UTC' as timestamp)
-            + utc_offset_minutes * interval '1 minute' as reading_start_local,
-        cast(reading_end_at at time zone 'UTC' as timestamp)
-            + end_utc_offset_minutes * interval '1 minute' as reading_end_local,
-        extract(epoch from reading_start_at) as start_epoch,
-        extract(epoch from reading_end_at) - extract(epoch from reading_start_at)
+        {{ add_minutes(utc_wall_clock('reading_start_at'), 'utc_offset_minutes') }}
+            as reading_start_local,
+        {{ add_minutes(utc_wall_clock('reading_end_at'), 'end_utc_offset_minutes') }}
+            as reading_end_local,
+        {{ epoch_seconds('reading_start_at') }} as start_epoch,
+        {{ epoch_seconds('reading_end_at') }} - {{ epoch_seconds('reading_start_at') }}
             as duration_seconds,
         -- `max` is the demand of the interval: it belongs to the net channel, in kW only
         case
@@ -70,12 +84,14 @@ final as (
         value,
         interval_updated_at,
         interval_created_at,
+        _dlt_load_id,
         case
             when value is null then 'null value'
             when channel is null then 'unsupported datapoint type'
             when measure is null then 'unit does not fit the datapoint type'
             when duration_seconds <= 0 then 'end not after start'
-            when start_epoch % 900 <> 0 or duration_seconds % 900 <> 0
+            when mod(cast(start_epoch as bigint), 900) <> 0
+                or mod(cast(duration_seconds as bigint), 900) <> 0
                 then 'not on the 15-minute grid'
             when duration_seconds > 90000 then 'longer than 25 hours'
         end as exclusion_reason

@@ -1,0 +1,73 @@
+{#- The meter-days this run recomputes. A reading lasts at most 25 hours, so the readings that
+    overlap a new one start at most two local days before it: the range is widened by two days
+    before and one after. When new readings lie past a meter's known series (or before it) the
+    days in between are added too: their gap rows change. -#}
+{%- set known = existing_analytics_relation('meter_daily_usage') -%}
+
+with
+
+pending_loads as (
+    select load_id from {{ ref('int_loads_pending') }}
+),
+
+raw_readings as (
+    {{ select_from_source('utilityapi', 'interval_readings') }}
+),
+
+-- raw rows, not the staging view: a duplicate changes no date range, and reading the load id
+-- first keeps this cheap
+new_readings as (
+    select
+        readings.meter_uid,
+        min(cast(
+            {{ add_minutes(utc_wall_clock('readings.start_at'), 'readings.utc_offset_minutes') }}
+            as date
+        )) as first_local_date,
+        -- readings end on the 15-minute grid: a minute before the end is still inside
+        max(cast(
+            {{ add_minutes(utc_wall_clock('readings.end_at'),
+                'readings.end_utc_offset_minutes - 1') }}
+            as date
+        )) as last_local_date
+    from raw_readings as readings
+    inner join pending_loads
+        on readings._dlt_load_id = pending_loads.load_id
+    group by readings.meter_uid
+),
+
+{% if known is not none and not flags.FULL_REFRESH %}
+known_days as (
+    select
+        meter_uid,
+        min(local_date) as first_local_date,
+        max(local_date) as last_local_date
+    from {{ known }}
+    group by meter_uid
+),
+{% else %}
+known_days as (
+    select
+        cast(null as {{ dbt.type_string() }}) as meter_uid,
+        cast(null as date) as first_local_date,
+        cast(null as date) as last_local_date
+    where 1 = 0
+),
+{% endif %}
+
+final as (
+    select
+        new_readings.meter_uid,
+        least(
+            {{ add_days('new_readings.first_local_date', -2) }},
+            coalesce(known_days.last_local_date, {{ add_days('new_readings.first_local_date', -2) }})
+        ) as from_local_date,
+        greatest(
+            {{ add_days('new_readings.last_local_date', 1) }},
+            coalesce(known_days.first_local_date, {{ add_days('new_readings.last_local_date', 1) }})
+        ) as to_local_date
+    from new_readings
+    left join known_days
+        on new_readings.meter_uid = known_days.meter_uid
+)
+
+select * from final

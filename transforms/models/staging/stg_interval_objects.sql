@@ -1,0 +1,17 @@
+with
+
+source as (
+    {{ select_from_source('utilityapi', 'interval_objects') }}
+),
+
+final as (
+    select
+        uid as interval_uid,
+        meter_uid,
+        cast(updated_at as {{ type_timestamptz() }}) as interval_updated_at,
+        -- '' means no notes: null reads better in the marts
+        nullif(note_types, '') as note_types
+    from source
+)
+
+select * from final
