@@ -88,14 +88,20 @@ def _add_transform(commands: Any) -> None:
 
 
 def cmd_transform(args: argparse.Namespace) -> int:
-    from transforms import run
+    from transforms import TransformError, run
 
+    from .pipeline import make_pipeline
     from .summary import format_transform
 
     if not args.db.exists():
         print(f"no database at {args.db}: run `uapi load` first")
         return EXIT_FAILED
-    print(format_transform(run(args.db, full_refresh=args.full_refresh)))
+    try:
+        result = run(make_pipeline(args.db), full_refresh=args.full_refresh)
+    except TransformError as error:
+        print(f"uapi: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    print(format_transform(result))
     return 0
 
 

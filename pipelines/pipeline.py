@@ -18,8 +18,7 @@ import transforms
 from sources.utilityapi import LoadReport, UtilityAPIClient, utilityapi
 from sources.utilityapi.clock import SYSTEM_CLOCK, Clock
 from sources.utilityapi.readings import limit_malloc_arenas
-from transforms import RunSummary
-from transforms.project import SOURCE_SCHEMA
+from transforms import TransformResult
 
 # Not data/utilityapi.duckdb: DuckDB cannot tell a schema from a database of the same name.
 DEFAULT_DB = Path("data/uapi.duckdb")
@@ -62,7 +61,7 @@ class LoadResult:
     row_counts: dict[str, int]
     duration_seconds: float
     load_ids: list[str] = field(default_factory=list)
-    transform: RunSummary | None = None
+    transform: TransformResult | None = None
     transform_skipped: str | None = None
     transform_error: str | None = None
 
@@ -164,19 +163,12 @@ def run_load(options: LoadOptions, report: LoadReport | None = None) -> LoadResu
         load_ids=list(info.loads_ids),
     )
     if options.transform:
-        if options.dataset == SOURCE_SCHEMA:
-            # Its own transaction: if it fails, the load stays committed and the next
-            # transform run recomputes what this one would have.
-            try:
-                result.transform = transforms.run(
-                    options.db_path, full_refresh=options.full_refresh
-                )
-            except Exception as exc:  # noqa: BLE001 - the load is committed; reported
-                logger.error("transform failed after a committed load: %s", exc)
-                result.transform_error = f"{type(exc).__name__}: {exc}"
-        else:
-            result.transform_skipped = (
-                f"the analytics models read the '{SOURCE_SCHEMA}' schema, not '{options.dataset}'"
-            )
+        # After the load is committed: if it fails, the next transform run recomputes what
+        # this one would have (the loads are marked processed only when every model is built).
+        try:
+            result.transform = transforms.run(pipeline, full_refresh=options.full_refresh)
+        except Exception as exc:  # noqa: BLE001 - the load is committed; reported
+            logger.error("transform failed after a committed load: %s", exc)
+            result.transform_error = f"{type(exc).__name__}: {exc}"
     result.duration_seconds = time.perf_counter() - started
     return result

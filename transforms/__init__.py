@@ -171,11 +171,20 @@ def _build(pipeline: dlt.Pipeline, result: TransformResult, fingerprint: str) ->
     result.models, result.tests, result.test_seconds = read_run_results(run_results)
     result.warnings = warnings_of(result.tests)
     if error is not None:
-        raise TransformError(
-            f"transform failed: {failure_message(result.models, result.tests, error.dbt_results)}",
-            result,
-        ) from error
+        reason = failure_message(result.models, result.tests, _logged_error(work / "dbt.log"))
+        raise TransformError(f"transform failed: {reason}", result) from error
     result.scope = _scope(pipeline)
+
+
+def _logged_error(log: Path) -> str:
+    """dbt's own words for an error that stopped it before any model (e.g. compilation)."""
+    if not log.exists():
+        return "no dbt log"
+    text = log.read_text(errors="replace")
+    start = text.rfind("Encountered an error")
+    if start < 0:
+        return text[-1500:].strip()
+    return " ".join(text[start : start + 1500].split())
 
 
 def _current_venv() -> Venv:

@@ -141,3 +141,29 @@
         {{ start }}, {{ stop }}, {{ step_minutes }} * interval '1 minute'
     ) as {{ alias }} ({{ column_name }})
 {%- endmacro %}
+
+{#- The instant at which a wall clock (timestamp without time zone) reads `local` in an IANA
+    zone, as a timestamptz. -#}
+{% macro zone_instant(local, zone) -%}
+    {{ return(adapter.dispatch('zone_instant', 'uapi')(local, zone)) }}
+{%- endmacro %}
+
+{% macro default__zone_instant(local, zone) -%}
+    ({{ local }} at time zone {{ zone }})
+{%- endmacro %}
+
+{% macro duckdb__zone_instant(local, zone) -%}
+    timezone({{ zone }}, {{ local }})
+{%- endmacro %}
+
+{% macro snowflake__zone_instant(local, zone) -%}
+    convert_timezone({{ zone }}, 'UTC', {{ local }})
+{%- endmacro %}
+
+{#- The UTC offset in minutes of an IANA zone at an instant (timestamptz). -#}
+{% macro zone_offset_minutes(instant, zone) -%}
+    cast(round((
+        {{ epoch_seconds(zone_wall_clock(instant, zone)) }}
+        - {{ epoch_seconds(utc_wall_clock(instant)) }}
+    ) / 60) as integer)
+{%- endmacro %}

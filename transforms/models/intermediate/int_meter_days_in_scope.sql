@@ -35,12 +35,25 @@ new_readings as (
     group by readings.meter_uid
 ),
 
+-- an Interval object's notes (loaded with its readings, or later) flag the slots it wins
+new_objects as (
+    select
+        objects.meter_uid,
+        min(cast({{ utc_wall_clock('objects.first_start_at') }} as date)) as first_utc_date,
+        max(cast({{ utc_wall_clock('objects.last_end_at') }} as date)) as last_utc_date
+    from {{ ref('stg_interval_objects') }} as objects
+    inner join pending_loads
+        on objects._dlt_load_id = pending_loads.load_id
+    group by objects.meter_uid
+),
+
 {% if known is not none and not flags.FULL_REFRESH %}
 known_days as (
     select
         meter_uid,
         min(local_date) as first_local_date,
-        max(local_date) as last_local_date
+        max(local_date) as last_local_date,
+        max(time_zone) as time_zone
     from {{ known }}
     group by meter_uid
 ),
@@ -49,12 +62,36 @@ known_days as (
     select
         cast(null as {{ dbt.type_string() }}) as meter_uid,
         cast(null as date) as first_local_date,
-        cast(null as date) as last_local_date
+        cast(null as date) as last_local_date,
+        cast(null as {{ dbt.type_string() }}) as time_zone
     where 1 = 0
 ),
 {% endif %}
 
-final as (
+zones as (
+    select meter_uid, time_zone from {{ ref('meter_time_zones') }}
+),
+
+{% if known is not none and not flags.FULL_REFRESH %}
+-- a meter whose time zone changed (its utility became known, the table of zones grew) is
+-- recomputed whole: every row of it carries the zone
+rezoned_meters as (
+    select
+        known_days.meter_uid,
+        known_days.first_local_date,
+        known_days.last_local_date
+    from known_days
+    inner join zones
+        on known_days.meter_uid = zones.meter_uid
+    where not ({{ dbt.equals('known_days.time_zone', 'zones.time_zone') }})
+),
+{% else %}
+rezoned_meters as (
+    select * from known_days where 1 = 0
+),
+{% endif %}
+
+readings_scope as (
     select
         new_readings.meter_uid,
         least(
@@ -68,6 +105,27 @@ final as (
     from new_readings
     left join known_days
         on new_readings.meter_uid = known_days.meter_uid
+),
+
+ranges as (
+    select meter_uid, from_local_date, to_local_date from readings_scope
+    union all
+    select
+        meter_uid,
+        {{ add_days('first_utc_date', -1) }} as from_local_date,
+        {{ add_days('last_utc_date', 1) }} as to_local_date
+    from new_objects
+    union all
+    select meter_uid, first_local_date, last_local_date from rezoned_meters
+),
+
+final as (
+    select
+        meter_uid,
+        min(from_local_date) as from_local_date,
+        max(to_local_date) as to_local_date
+    from ranges
+    group by meter_uid
 )
 
 select * from final

@@ -45,6 +45,7 @@ days as (
         min(interval_start_local) as first_slot_start_local,
         max(interval_start_local) as last_slot_start_local,
         sum(kwh) as kwh,
+        max(time_zone) as time_zone,
         min(unit) as min_unit,
         max(unit) as max_unit,
         sum(quantity) as quantity,
@@ -94,6 +95,7 @@ final as (
         meter_uid,
         channel,
         local_date,
+        time_zone,
         kwh,
         -- a day published in two units has no single quantity
         case when min_unit = max_unit then quantity end as quantity,

@@ -126,13 +126,14 @@ intervals_in_scope as (
 
 final as (
     select
-        meter_uid,
+        intervals_in_scope.meter_uid,
         channel,
         interval_start_at,
         {{ add_minutes('interval_start_at', 'duration_minutes') }} as interval_end_at,
         interval_start_local,
         local_date,
         utc_offset_minutes,
+        zones.time_zone,
         duration_minutes,
         case when unit = 'kwh' then quantity end as kwh,
         quantity,
@@ -144,7 +145,9 @@ final as (
         interval_updated_at,
         quality_note_types,
         quality_note_types is not null as is_flagged
-    from intervals_in_scope
+    from intervals_in_scope 
+    left join {{ ref('meter_time_zones') }} as zones
+        on intervals_in_scope.meter_uid = zones.meter_uid
 )
 
 select * from final

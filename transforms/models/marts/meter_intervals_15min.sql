@@ -152,13 +152,14 @@ grid as (
 
 final as (
     select
-        meter_uid,
+        grid.meter_uid,
         channel,
         slot_start_at as interval_start_at,
         {{ add_minutes('slot_start_at', 15) }} as interval_end_at,
         slot_start_local as interval_start_local,
         local_date,
         utc_offset_minutes,
+        zones.time_zone,
         case when unit = 'kwh' then quantity end as kwh,
         quantity,
         unit,
@@ -170,7 +171,9 @@ final as (
         interval_updated_at,
         quality_note_types,
         quality_note_types is not null as is_flagged
-    from grid
+    from grid 
+    left join {{ ref('meter_time_zones') }} as zones
+        on grid.meter_uid = zones.meter_uid
 )
 
 select * from final

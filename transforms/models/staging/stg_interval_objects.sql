@@ -10,7 +10,10 @@ final as (
         meter_uid,
         cast(updated_at as {{ type_timestamptz() }}) as interval_updated_at,
         -- '' means no notes: null reads better in the marts
-        nullif(note_types, '') as note_types
+        nullif(note_types, '') as note_types,
+        cast(first_start_at as {{ type_timestamptz() }}) as first_start_at,
+        cast(last_end_at as {{ type_timestamptz() }}) as last_end_at,
+        _dlt_load_id
     from source
 )
 
