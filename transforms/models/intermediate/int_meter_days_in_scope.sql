@@ -16,6 +16,13 @@ raw_readings as (
 
 -- raw rows, not the staging view: a duplicate changes no date range, and reading the load id
 -- first keeps this cheap
+pending_readings as (
+    select readings.*
+    from raw_readings as readings
+    inner join pending_loads
+        on readings._dlt_load_id = pending_loads.load_id
+),
+
 new_readings as (
     select
         readings.meter_uid,
@@ -29,13 +36,16 @@ new_readings as (
                 'readings.end_utc_offset_minutes - 1') }}
             as date
         )) as last_local_date
-    from raw_readings as readings
-    inner join pending_loads
-        on readings._dlt_load_id = pending_loads.load_id
+    from pending_readings as readings
     group by readings.meter_uid
 ),
 
--- an Interval object's notes (loaded with its readings, or later) flag the slots it wins
+pending_reading_objects as (
+    select distinct interval_uid from pending_readings
+),
+
+-- an Interval object's notes flag the slots it wins: one loaded without its readings (its
+-- notes changed, or the table is new) changes the days it spans (in UTC dates, a day wider)
 new_objects as (
     select
         objects.meter_uid,
@@ -44,6 +54,9 @@ new_objects as (
     from {{ ref('stg_interval_objects') }} as objects
     inner join pending_loads
         on objects._dlt_load_id = pending_loads.load_id
+    left join pending_reading_objects
+        on objects.interval_uid = pending_reading_objects.interval_uid
+    where pending_reading_objects.interval_uid is null
     group by objects.meter_uid
 ),
 
@@ -83,7 +96,8 @@ rezoned_meters as (
     from known_days
     inner join zones
         on known_days.meter_uid = zones.meter_uid
-    where not ({{ dbt.equals('known_days.time_zone', 'zones.time_zone') }})
+    -- null-safe: no zone before, one now, counts as a change
+    where coalesce(known_days.time_zone, '') <> coalesce(zones.time_zone, '')
 ),
 {% else %}
 rezoned_meters as (

@@ -1,0 +1,44 @@
+-- Where several 15-minute readings of one meter and channel cover a slot (a re-published
+-- day), the one of the latest updated Interval object wins: no usable 15-minute reading of
+-- the same slot is newer than the winner. Fails with one row per slot won by an older one.
+with
+
+scope as (
+    select * from {{ ref('int_meter_days_in_scope') }}
+),
+
+winners as (
+    select grid.*
+    from {{ ref('meter_intervals_15min') }} as grid
+    inner join scope
+        on grid.meter_uid = scope.meter_uid
+        and grid.local_date between scope.from_local_date and scope.to_local_date
+    where not grid.is_gap
+        and grid.source_duration_minutes = 15
+        and grid.quantity is not null
+),
+
+candidates as (
+    select *
+    from {{ ref('stg_interval_readings') }}
+    where exclusion_reason is null
+        and measure = 'usage'
+        and duration_minutes = 15
+),
+
+final as (
+    select
+        winners.meter_uid,
+        winners.channel,
+        winners.interval_start_at,
+        winners.interval_uid as winner_uid,
+        candidates.interval_uid as newer_uid
+    from winners
+    inner join candidates
+        on winners.meter_uid = candidates.meter_uid
+        and winners.channel = candidates.channel
+        and winners.interval_start_at = candidates.reading_start_at
+    where candidates.interval_updated_at > winners.interval_updated_at
+)
+
+select * from final
