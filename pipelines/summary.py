@@ -128,9 +128,7 @@ def format_transform(summary: Any) -> str:
     """What a transform run did: mode, why, what it recomputed, each model and the warnings."""
     lines = [f"transform: {summary.mode} ({summary.reason}) in {summary.seconds:.2f}s"]
     if summary.scope:
-        lines.append(
-            f"  recomputed {len(summary.scope)} meters, {summary.meter_days} meter-days"
-        )
+        lines.append(f"  recomputed {len(summary.scope)} meters, {summary.meter_days} meter-days")
     for model in summary.models:
         rows = "" if model.rows_affected is None else f"{model.rows_affected:>10} rows"
         lines.append(f"  {model.name:<28} {model.status:<8} {rows:>15} {model.seconds:6.2f}s")

@@ -282,7 +282,9 @@ class RawLoader:
             )
         if meter_rows:
             resources.append(
-                dlt.resource(meter_rows, name="meters", write_disposition="merge", primary_key="uid")
+                dlt.resource(
+                    meter_rows, name="meters", write_disposition="merge", primary_key="uid"
+                )
             )
         with _dlt_load_id_on_arrow_rows():
             self.pipeline.run(resources)

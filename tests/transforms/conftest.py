@@ -17,7 +17,9 @@ def loader(tmp_path: Path) -> RawLoader:
 
 
 @pytest.fixture(scope="session")
-def world_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, transforms.TransformResult]:
+def world_build(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[Path, transforms.TransformResult]:
     """The test world loaded once and transformed in full; tests only read it."""
     tmp = tmp_path_factory.mktemp("world")
     loader = RawLoader(tmp / "uapi.duckdb", tmp / "dlt")

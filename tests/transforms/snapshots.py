@@ -43,7 +43,10 @@ def tables(pipeline: dlt.Pipeline, names: tuple[str, ...] = MARTS) -> dict[str, 
 def rounded(rows: list[dict[str, Any]], digits: int = 9) -> list[dict[str, Any]]:
     """Floats rounded past summation-order noise (warehouses add in parallel, in no order)."""
     return sorted(
-        ({k: round(v, digits) if isinstance(v, float) else v for k, v in row.items()} for row in rows),
+        (
+            {k: round(v, digits) if isinstance(v, float) else v for k, v in row.items()}
+            for row in rows
+        ),
         key=lambda row: repr(sorted(row.items())),
     )
 

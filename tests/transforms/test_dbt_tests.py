@@ -38,7 +38,9 @@ def test_a_duplicated_raw_reading_warns_and_never_doubles_kwh(loader: RawLoader)
     gas = [o for o in world.initial_intervals() if o["meter_uid"] == world.GAS]
     loader.append_copies(gas)
     raw = table(loader.pipeline, "interval_readings", schema="utilityapi")
-    assert len(raw) > len({(r["interval_uid"], r["start_at"], r["type"], r["meter_number"]) for r in raw})
+    assert len(raw) > len(
+        {(r["interval_uid"], r["start_at"], r["type"], r["meter_number"]) for r in raw}
+    )
 
     result = transforms.run(loader.pipeline)
 

@@ -126,6 +126,16 @@ def test_first_and_last_day_of_a_series_count_the_whole_day(loader: RawLoader) -
         for d in table(loader.pipeline, "meter_daily_usage")
     ]
     assert days == [
-        {"local_date": date(2024, 2, 1), "slots_expected": 96, "slots_present": 72, "coverage": 0.75},
-        {"local_date": date(2024, 2, 2), "slots_expected": 96, "slots_present": 72, "coverage": 0.75},
+        {
+            "local_date": date(2024, 2, 1),
+            "slots_expected": 96,
+            "slots_present": 72,
+            "coverage": 0.75,
+        },
+        {
+            "local_date": date(2024, 2, 2),
+            "slots_expected": 96,
+            "slots_present": 72,
+            "coverage": 0.75,
+        },
     ]

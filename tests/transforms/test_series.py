@@ -319,8 +319,7 @@ def test_gap_right_after_spring_forward_is_in_daylight_time(world_conn, rows) ->
     assert gap == [{"at": f"03:{m:02d}", "offset": -420} for m in (0, 15, 30, 45)]
     [day] = rows(
         world_conn,
-        "select slots_expected, slots_present from analytics.meter_daily_usage "
-        "where meter_uid = ?",
+        "select slots_expected, slots_present from analytics.meter_daily_usage where meter_uid = ?",
         world.DST_GAP,
     )
     assert day == {"slots_expected": 92, "slots_present": 88}
