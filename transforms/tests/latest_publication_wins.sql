@@ -18,12 +18,19 @@ winners as (
         and grid.quantity is not null
 ),
 
-candidates as (
-    select *
+-- the newest usable 15-minute reading of each slot, found by aggregation (a join of the
+-- readings with the grid on the slot would be compared row by row on some warehouses)
+newest as (
+    select
+        meter_uid,
+        channel,
+        reading_start_at,
+        max(interval_updated_at) as newest_updated_at
     from {{ ref('stg_interval_readings') }}
     where exclusion_reason is null
         and measure = 'usage'
         and duration_minutes = 15
+    group by meter_uid, channel, reading_start_at
 ),
 
 final as (
@@ -32,13 +39,14 @@ final as (
         winners.channel,
         winners.interval_start_at,
         winners.interval_uid as winner_uid,
-        candidates.interval_uid as newer_uid
+        winners.interval_updated_at,
+        newest.newest_updated_at
     from winners
-    inner join candidates
-        on winners.meter_uid = candidates.meter_uid
-        and winners.channel = candidates.channel
-        and winners.interval_start_at = candidates.reading_start_at
-    where candidates.interval_updated_at > winners.interval_updated_at
+    inner join newest
+        on winners.meter_uid = newest.meter_uid
+        and winners.channel = newest.channel
+        and winners.interval_start_at = newest.reading_start_at
+    where newest.newest_updated_at > winners.interval_updated_at
 )
 
 select * from final
