@@ -3,14 +3,22 @@ when nothing is new."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta
 
 import duckdb
 import pytest
 
 import transforms
 from tests.transforms import world
-from tests.transforms.builders import RawLoader
+from tests.transforms.builders import (
+    LOS_ANGELES,
+    PUBLISHED,
+    RawLoader,
+    interval,
+    net_kwh,
+    reading,
+    series,
+)
 from tests.transforms.snapshots import MARTS, METER_DAY_MODELS, rounded, table, tables
 
 
@@ -162,3 +170,27 @@ def test_all_models_are_compared(loaded: RawLoader) -> None:
     bookkeeping = {"int_loads_pending", "int_loads_processed", "int_meter_days_in_scope"}
     seeds = {"utility_time_zones"}
     assert built - bookkeeping - seeds - {"int_meter_utilities"} == set(MARTS)
+
+
+def test_readings_across_midnight_before_the_scope_are_kept(loader: RawLoader) -> None:
+    """Two-hour readings from 23:00 to 01:00: an incremental run that recomputes a day must
+    still find the reading that started the evening before it."""
+    every_two_hours = [
+        r
+        for r in series(LOS_ANGELES, date(2024, 2, 1), 6, 60, net_kwh())
+        if datetime.fromisoformat(r["start"]).hour % 2 == 1
+    ]
+    readings = [
+        reading(datetime.fromisoformat(r["start"]), 120, r["datapoints"])
+        for r in every_two_hours
+        if not r["start"].startswith("2024-02-06T23")
+    ]
+    first, later = readings[:-12], readings[-12:]  # Feb 6 arrives in a later load
+    loader.load([interval("m-cross", first)])
+    transforms.run(loader.pipeline)
+    loader.load([interval("m-cross", later, updated=PUBLISHED + timedelta(days=1))])
+    result = transforms.run(loader.pipeline)
+    assert result.scope[0].from_local_date == date(2024, 2, 3)
+    incremental = comparable(loader)
+    transforms.run(loader.pipeline, full_refresh=True)
+    assert comparable(loader) == incremental
