@@ -52,6 +52,9 @@ INCREMENTAL_MODELS = (
     "meter_intervals",
     "meter_daily_usage",
     "bill_reconciliation",
+    "meter_hourly_usage",
+    "meter_monthly_peaks",
+    "meter_daily_solar",
     "int_loads_processed",
 )
 PROCESSED_LOADS = "int_loads_processed"

@@ -15,6 +15,9 @@ MARTS = (
     "meter_daily_usage",
     "bill_reconciliation",
     "meter_time_zones",
+    "meter_hourly_usage",
+    "meter_monthly_peaks",
+    "meter_daily_solar",
 )
 # where the rows of each model lie, for checking what an incremental run rewrote
 METER_DAY_MODELS = {
@@ -22,6 +25,8 @@ METER_DAY_MODELS = {
     "meter_intervals": "local_date",
     "meter_intervals_15min": "local_date",
     "meter_daily_usage": "local_date",
+    "meter_hourly_usage": "local_date",
+    "meter_daily_solar": "local_date",
 }
 
 

@@ -13,6 +13,9 @@
 -- depends_on: {{ ref('meter_intervals') }}
 -- depends_on: {{ ref('meter_daily_usage') }}
 -- depends_on: {{ ref('bill_reconciliation') }}
+-- depends_on: {{ ref('meter_hourly_usage') }}
+-- depends_on: {{ ref('meter_monthly_peaks') }}
+-- depends_on: {{ ref('meter_daily_solar') }}
 
 with
 
