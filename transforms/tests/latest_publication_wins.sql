@@ -18,19 +18,26 @@ winners as (
         and grid.quantity is not null
 ),
 
--- the newest usable 15-minute reading of each slot, found by aggregation (a join of the
--- readings with the grid on the slot would be compared row by row on some warehouses)
+raw_readings as (
+    {{ select_from_source('utilityapi', 'interval_readings') }}
+),
+
+-- the newest usable 15-minute reading of each slot, from the raw rows (a copy loaded twice
+-- changes no maximum), found by aggregation: a join of the readings with the grid on the
+-- slot would be compared row by row on some warehouses
 newest as (
     select
         meter_uid,
-        channel,
-        reading_start_at,
+        lower(type) as channel,
+        start_at as reading_start_at,
         max(interval_updated_at) as newest_updated_at
-    from {{ ref('stg_interval_readings') }}
-    where exclusion_reason is null
-        and measure = 'usage'
-        and duration_minutes = 15
-    group by meter_uid, channel, reading_start_at
+    from raw_readings
+    where lower(type) in ('net', 'fwd', 'rev', 'gen')
+        and coalesce(lower(unit), '') <> 'kw'
+        and value is not null
+        and {{ epoch_seconds('end_at') }} - {{ epoch_seconds('start_at') }} = 900
+        and mod(cast({{ epoch_seconds('start_at') }} as bigint), 900) = 0
+    group by meter_uid, lower(type), start_at
 ),
 
 final as (

@@ -1,14 +1,16 @@
--- A `max` datapoint is the demand (kW) of its reading: it is never usage, and it only ever
--- reaches the marts as demand_kw on the net channel. Fails with the offending rows.
+-- A `max` datapoint is the demand (kW) of its reading: it never makes a channel of its own,
+-- it only ever reaches the marts as demand_kw on the net channel, and kWh columns hold kWh
+-- only. Fails with the offending rows. (That no `max` value lands in an energy column is
+-- checked by daily_net_kwh_equals_raw_net_kwh: it would break the day's sum.)
 with
 
 max_as_usage as (
     select
-        'stg_interval_readings' as model,
-        meter_uid,
-        reading_start_at as at
-    from {{ ref('stg_interval_readings') }}
-    where datapoint_type = 'max' and measure = 'usage'
+        'int_slots_resolved' as model,
+        slots.meter_uid,
+        slots.slot_start_at as at
+    from {{ ref('int_slots_resolved') }} as slots
+    where slots.channel not in ('net', 'fwd', 'rev', 'gen')
 ),
 
 demand_off_net as (

@@ -3,6 +3,10 @@
     before and one after. When new readings lie past a meter's known series (or before it) the
     days in between are added too: their gap rows change. -#}
 {%- set known = existing_analytics_relation('meter_daily_usage') -%}
+{#- on a full build every meter is in scope whole: objects and zones add nothing -#}
+{%- set is_increment = known is not none and not flags.FULL_REFRESH -%}
+
+-- depends_on: {{ ref('stg_interval_objects') }}
 
 with
 
@@ -23,23 +27,35 @@ pending_readings as (
         on readings._dlt_load_id = pending_loads.load_id
 ),
 
+-- ranges first, per published offset: few rows to turn into local dates
+pending_ranges as (
+    select
+        meter_uid,
+        utc_offset_minutes,
+        end_utc_offset_minutes,
+        min(start_at) as first_start_at,
+        max(end_at) as last_end_at
+    from pending_readings
+    group by meter_uid, utc_offset_minutes, end_utc_offset_minutes
+),
+
 new_readings as (
     select
-        readings.meter_uid,
+        meter_uid,
         min(cast(
-            {{ add_minutes(utc_wall_clock('readings.start_at'), 'readings.utc_offset_minutes') }}
+            {{ add_minutes(utc_wall_clock('first_start_at'), 'utc_offset_minutes') }}
             as date
         )) as first_local_date,
         -- readings end on the 15-minute grid: a minute before the end is still inside
         max(cast(
-            {{ add_minutes(utc_wall_clock('readings.end_at'),
-                'readings.end_utc_offset_minutes - 1') }}
+            {{ add_minutes(utc_wall_clock('last_end_at'), 'end_utc_offset_minutes - 1') }}
             as date
         )) as last_local_date
-    from pending_readings as readings
-    group by readings.meter_uid
+    from pending_ranges
+    group by meter_uid
 ),
 
+{% if is_increment %}
 pending_reading_objects as (
     select distinct interval_uid from pending_readings
 ),
@@ -59,8 +75,17 @@ new_objects as (
     where pending_reading_objects.interval_uid is null
     group by objects.meter_uid
 ),
+{% else %}
+new_objects as (
+    select
+        cast(null as {{ dbt.type_string() }}) as meter_uid,
+        cast(null as date) as first_utc_date,
+        cast(null as date) as last_utc_date
+    where 1 = 0
+),
+{% endif %}
 
-{% if known is not none and not flags.FULL_REFRESH %}
+{% if is_increment %}
 known_days as (
     select
         meter_uid,
@@ -85,7 +110,7 @@ zones as (
     select meter_uid, time_zone from {{ ref('meter_time_zones') }}
 ),
 
-{% if known is not none and not flags.FULL_REFRESH %}
+{% if is_increment %}
 -- a meter whose time zone changed (its utility became known, the table of zones grew) is
 -- recomputed whole: every row of it carries the zone
 rezoned_meters as (

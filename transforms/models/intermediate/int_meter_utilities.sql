@@ -5,8 +5,13 @@ meters as (
     select meter_uid, utility from {{ ref('stg_meters') }}
 ),
 
+-- the raw table, not the staging view: a duplicate changes no list of meters
+raw_readings as (
+    {{ select_from_source('utilityapi', 'interval_readings') }}
+),
+
 meters_with_readings as (
-    select distinct meter_uid from {{ ref('stg_interval_readings') }}
+    select distinct meter_uid from raw_readings
 ),
 
 final as (

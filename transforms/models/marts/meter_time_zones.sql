@@ -20,16 +20,20 @@ zoned_meters as (
         on meters.utility = zones.utility_id
 ),
 
--- each published reading once (not per datapoint), counted per UTC hour: zones change
--- offset on the hour, so one check per hour and published offset covers all its readings
+raw_readings as (
+    {{ select_from_source('utilityapi', 'interval_readings') }}
+),
+
+-- each published reading once (not per datapoint, not per duplicate), counted per UTC hour:
+-- zones change offset on the hour, so one check per hour and published offset covers all
+-- the readings in it
 published_offsets as (
     select
         meter_uid,
-        {{ dbt.date_trunc('hour', utc_wall_clock('reading_start_at')) }} as hour_utc,
+        {{ dbt.date_trunc('hour', utc_wall_clock('start_at')) }} as hour_utc,
         utc_offset_minutes,
-        count(distinct reading_start_at) as readings
-    from {{ ref('stg_interval_readings') }}
-    where exclusion_reason is null
+        count(distinct start_at) as readings
+    from raw_readings
     group by 1, 2, 3
 ),
 
