@@ -6,15 +6,21 @@
     )
 }}
 
+-- depends_on: {{ ref('stg_interval_readings') }}
+
 with
 
 -- readings last at most 25 hours, so any reading touching a day in scope starts at most two
--- local days before it
+-- local days before it. The staging SQL runs here on only those raw rows (the same SQL as the
+-- stg_interval_readings view, which would rank the whole table before filtering)
 datapoints as (
     select *
-    from {{ ref('stg_interval_readings') }}
+    from (
+        {{ staged_interval_readings(
+            in_meter_day_scope('meter_uid', raw_reading_local_date(), days_before=2)
+        ) }}
+    ) as staged
     where exclusion_reason is null
-        and {{ in_meter_day_scope('meter_uid', 'reading_local_date', days_before=2) }}
 ),
 
 -- most of the work below is needed only for a few readings, so each Interval object (which
