@@ -466,6 +466,7 @@ def cmd_transform(args: argparse.Namespace) -> int:
     from transforms import run
 
     from .lock import writer_lock
+    from .pipeline import describe_failure, make_pipeline
     from .summary import format_transform
 
     target = _target(args)
@@ -474,12 +475,12 @@ def cmd_transform(args: argparse.Namespace) -> int:
         return Outcome.FAILED.exit_code
     with writer_lock(target.lock_path, target.label, wait_seconds=args.wait):
         try:
-            summary = run(target.db_path, full_refresh=args.full_refresh)
+            result = run(make_pipeline(target), full_refresh=args.full_refresh)
         except Exception as exc:  # noqa: BLE001 - reported with its exit status
-            _err(f"transform failed: {exc}")
+            _err(f"transform failed: {describe_failure(exc)}")
             return Outcome.TRANSFORM_FAILED.exit_code
-    print(format_transform(summary))
-    return Outcome.OK.exit_code
+    print(format_transform(result))
+    return Outcome.PARTIAL.exit_code if result.warnings else Outcome.OK.exit_code
 
 
 def cmd_test_submit(args: argparse.Namespace) -> int:
