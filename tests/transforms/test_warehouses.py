@@ -119,6 +119,9 @@ def test_uapi_load_and_transform_on_postgres_and_a_wrong_password(
     monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", postgres_server.dsn)
     monkeypatch.setenv("SOURCES__UTILITYAPI__RATE_LIMIT", "0")
     config = SandboxConfig(seed=5, scale="test", n_meters=3, history_days=20, now=NOW)
+    with make_pipeline(Target(destination="postgres", pipelines_dir=tmp_path)).sql_client() as c:
+        for schema in ("raw_uapi", "analytics"):
+            c.execute_sql(f"drop schema if exists {schema} cascade")
     with Sandbox(config) as sb:
         api = ["--base-url", sb.base_url, "--token", sb.token]
         assert main(["load", "--destination", "postgres", "--dataset", "raw_uapi", *api]) == 0

@@ -21,7 +21,10 @@
     select
     {%- for name, column in node.columns.items() %}
         {% if name in existing -%}
-            {{ adapter.quote(name) }}
+            {#- cast as declared, like the typed nulls below: on Postgres dlt's varchar and
+                dbt's text would otherwise change an incremental model's column types the day
+                a table first arrives -#}
+            cast({{ adapter.quote(name) }} as {{ uapi_type(column.data_type) }})
         {%- else -%}
             cast(null as {{ uapi_type(column.data_type) }})
         {%- endif %} as {{ adapter.quote(name) }}{{ "," if not loop.last }}
