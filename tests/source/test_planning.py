@@ -111,9 +111,13 @@ def test_an_unchanged_meter_is_not_asked_again_unless_refreshed() -> None:
 def test_a_changed_meter_is_read_from_its_cursor_minus_the_lookback() -> None:
     state = loaded_state(meter(), NOW - timedelta(days=1), NOW - timedelta(days=1))
     (changed,) = plan([meter(interval_count=200)], state).planned
-    assert changed.start == NOW - timedelta(days=1) - LOOKBACK
-    assert changed.reason == "new data"
-    assert changed.fingerprint == fingerprint(meter(interval_count=200), "intervals")
+    assert changed == MeterPlan(
+        "m1",
+        NOW - timedelta(days=1) - LOOKBACK,
+        fingerprint(meter(interval_count=200), "intervals"),
+        datetime(2025, 1, 1, tzinfo=UTC),
+        "new data",
+    )
 
 
 def test_the_lookback_never_reaches_before_start_date() -> None:
@@ -130,14 +134,41 @@ def test_history_extended_backwards_is_read_whole_again() -> None:
     state = loaded_state(meter(), NOW, NOW - timedelta(days=1))
     earlier = [["2024-06-01T00:00:00+00:00", COVERAGE[0][1]]]
     (extended,) = plan([meter(interval_coverage=earlier)], state).planned
-    assert (extended.start, extended.reason) == (None, "history extended backwards")
-    assert extended.coverage_start == datetime(2024, 6, 1, tzinfo=UTC)
+    assert extended == MeterPlan(
+        "m1",
+        None,
+        fingerprint(meter(interval_coverage=earlier), "intervals"),
+        datetime(2024, 6, 1, tzinfo=UTC),
+        "history extended backwards",
+    )
     since = datetime(2025, 6, 1, tzinfo=UTC)
     (extended,) = plan([meter(interval_coverage=earlier)], state, start_date=since).planned
     assert extended.start == since
     later_start = [["2025-02-01T00:00:00+00:00", "2026-03-20T00:00:00+00:00"]]
     (moved,) = plan([meter(interval_coverage=later_start)], state).planned
     assert moved.reason == "new data"
+
+
+def test_each_meter_is_decided_on_its_own_whatever_came_before_it() -> None:
+    recent, old = NOW - timedelta(seconds=5), NOW - timedelta(days=1)
+    state = {
+        **loaded_state(meter("same"), NOW, old),
+        **loaded_state(meter("soon"), NOW, recent),
+        **loaded_state(meter("grown"), NOW, old),
+    }
+    order = [
+        meter("backfill"),
+        meter("same"),
+        meter("soon", interval_count=200),
+        meter("empty", interval_count=0),
+        meter("off", is_activated=False),
+        meter("grown", interval_count=200),
+        meter("new"),
+    ]
+    summary = plan(order, state, backfill={"backfill": None})
+    assert [p.meter_uid for p in summary.planned] == ["backfill", "grown", "new"]
+    assert (summary.unchanged, summary.deferred) == (["same"], ["soon"])
+    assert (summary.empty, summary.not_activated) == (["empty"], ["off"])
 
 
 @pytest.mark.parametrize(
@@ -165,7 +196,13 @@ def test_a_refresh_or_backfill_of_a_meter_just_fetched() -> None:
     # a backfill is asked for by a person and goes ahead, from its own start
     since = datetime(2025, 6, 1, tzinfo=UTC)
     (backfill,) = plan([meter()], state, backfill={"m1": since}).planned
-    assert (backfill.start, backfill.reason) == (since, "backfill requested")
+    assert backfill == MeterPlan(
+        "m1",
+        since,
+        fingerprint(meter(), "intervals"),
+        datetime(2025, 1, 1, tzinfo=UTC),
+        "backfill requested",
+    )
     (whole,) = plan([meter(interval_count=0)], state, backfill={"m1": None}).planned
     assert whole.start is None
 
@@ -258,6 +295,15 @@ def test_backfills_of_vanished_meters_are_dropped_only_when_every_meter_was_list
     assert pending_backfills(state, {}, {"m1"}) == {"m1": None}
     assert pending_backfills(state, {}, set()) == {}
     assert state["backfills"] == {}
+
+
+def test_a_finished_request_does_not_hide_the_ones_after_it() -> None:
+    state: dict[str, Any] = {}
+    pending_backfills(state, {"gone": None}, None)
+    pending_backfills(state, {"m1": None}, None)
+    # the first request's meter vanished: it is dropped, and the second is still owed
+    assert pending_backfills(state, {}, {"m1"}) == {"m1": None}
+    assert len(state["backfills"]) == 1
 
 
 def test_two_backfills_of_one_meter_owe_the_earlier_start() -> None:
