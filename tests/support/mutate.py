@@ -146,7 +146,7 @@ def write_report(results: dict[str, dict[str, object]]) -> Path:
         "| module | mutants | killed | survived | no tests | timeout | other | seconds |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for name, r in results.items():
+    for r in results.values():
         counts: dict[str, int] = r["counts"]  # type: ignore[assignment]
         known = ("killed", "survived", "no tests", "timeout")
         other = sum(n for s, n in counts.items() if s not in known)
