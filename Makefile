@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench bench-smoke lint clean
+.PHONY: demo test bench bench-smoke lint mutate clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,8 +29,20 @@ bench: $(STAMP)
 bench-smoke: $(STAMP)
 	$(BIN)/python -m bench --smoke $(BENCH_ARGS)
 
+# Mutation testing (README "Mutation testing"): slow, so neither in `make test` nor in CI.
+# `make mutate MODULES=planning,lock` for some modules; names in tests/support/mutate.py.
+MUTATE_STAMP := $(VENV)/.mutate-installed
+comma := ,
+
+$(MUTATE_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,mutate]'
+	@touch $(MUTATE_STAMP)
+
+mutate: $(MUTATE_STAMP)
+	$(BIN)/python -m tests.support.mutate $(subst $(comma), ,$(MODULES))
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf $(VENV) data/*.duckdb data/*.json .pytest_cache
+	rm -rf $(VENV) data/*.duckdb data/*.json .pytest_cache .mutmut

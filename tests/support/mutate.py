@@ -2,13 +2,16 @@
 
     python -m tests.support.mutate                 # every module below (what `make mutate` runs)
     python -m tests.support.mutate planning lock   # some of them
+    python -m tests.support.mutate --keep planning # reuse the last run's results (mutmut's cache)
 
 For each module, mutmut (3.x) plants small bugs one at a time (a `<` made `<=`, a constant
 changed, a call dropped…) and runs the tests that exercise the mutated function; a mutant the
 tests do not notice *survived*. Each module gets its own work folder, `.mutmut/<module>/`, with
 a mutmut configuration naming only that module and the tests chosen for it below (fast ones
 that use the real parts: the sandbox over loopback, the real client), so its results and cache
-stay apart from the others'. The summary goes to `.mutmut/report.md`; survivors can be read
+stay apart from the others'. Each run starts afresh (mutmut keeps a mutant's verdict until its
+code changes, so after new tests an old "survived" would stay); `--keep` reuses them. The
+summary goes to `.mutmut/report.md`; survivors can be read
 with `cd .mutmut/<module> && mutmut show <name>` (or `mutmut browse`).
 """
 
@@ -17,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -87,9 +91,11 @@ def config_toml(target: Target) -> str:
     return "\n".join(lines) + "\n"
 
 
-def prepare(name: str, target: Target) -> Path:
+def prepare(name: str, target: Target, keep: bool) -> Path:
     work = WORK / name
     work.mkdir(parents=True, exist_ok=True)
+    if not keep:
+        shutil.rmtree(work / "mutants", ignore_errors=True)
     for folder in (*CODE, TESTS):
         link = work / folder
         if not link.is_symlink():
@@ -98,14 +104,14 @@ def prepare(name: str, target: Target) -> Path:
     text = config_toml(target)
     if config.exists() and config.read_text() != text:
         # another selection of tests: results of the old one would mislead
-        subprocess.run(["rm", "-rf", str(work / "mutants")], check=True)
+        shutil.rmtree(work / "mutants", ignore_errors=True)
     config.write_text(text)
     return work
 
 
-def run(name: str) -> dict[str, object]:
+def run(name: str, keep: bool = False) -> dict[str, object]:
     target = TARGETS[name]
-    work = prepare(name, target)
+    work = prepare(name, target, keep)
     mutmut = str(Path(sys.executable).with_name("mutmut"))
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     started = time.monotonic()
@@ -129,17 +135,26 @@ def run(name: str) -> dict[str, object]:
     )
     for survivor in survivors:
         print(f"   {statuses[survivor]}: {survivor}")
-    return {
+    result = {
         "module": target.module,
+        "tests": list(target.tests),
         "mutants": len(statuses),
         "counts": dict(counts),
         "survivors": survivors,
         "seconds": round(seconds),
         "exit_code": code,
     }
+    (work / "result.json").write_text(json.dumps(result, indent=2))
+    return result
 
 
-def write_report(results: dict[str, dict[str, object]]) -> Path:
+def write_report() -> Path:
+    """`.mutmut/report.md`: the latest result of every module run so far."""
+    results = {
+        name: json.loads((WORK / name / "result.json").read_text())
+        for name in TARGETS
+        if (WORK / name / "result.json").exists()
+    }
     lines = [
         "# Mutation testing",
         "",
@@ -162,13 +177,14 @@ def write_report(results: dict[str, dict[str, object]]) -> Path:
 
 
 def main(argv: list[str]) -> int:
-    names = argv or list(TARGETS)
+    keep = "--keep" in argv
+    names = [a for a in argv if a != "--keep"] or list(TARGETS)
     unknown = [n for n in names if n not in TARGETS]
     if unknown:
         print(f"unknown module(s) {', '.join(unknown)}; choose from {', '.join(TARGETS)}")
         return 2
-    results = {name: run(name) for name in names}
-    print(f"report: {write_report(results)}")
+    results = {name: run(name, keep) for name in names}
+    print(f"report: {write_report()}")
     return 0 if all(r["exit_code"] == 0 for r in results.values()) else 1
 
 

@@ -1,0 +1,170 @@
+"""SourceContext against the sandbox over HTTP: listings read once, unknown meters named,
+filters chunked, and checkpoint steps that each take the next meters within their budget."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from sandbox import Sandbox, SandboxConfig
+from sources.utilityapi import settings
+from sources.utilityapi.client import UtilityAPIClient
+from sources.utilityapi.context import LoadScope, SourceContext, UnknownMeterError
+from sources.utilityapi.report import LoadReport
+from tests.support.clock import FakeClock
+
+NOW = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def sb() -> Iterator[Sandbox]:
+    config = SandboxConfig(
+        seed=13, scale="test", n_meters=8, history_days=45, now=NOW, rate_limit=None
+    )
+    with Sandbox(config) as sandbox:
+        yield sandbox
+
+
+def scope(**overrides: Any) -> LoadScope:
+    values: dict[str, Any] = {
+        "meter_uids": None,
+        "strict_meters": True,
+        "authorization_uids": None,
+        "start_date": None,
+        "lookback": timedelta(days=7),
+        "allow_mixed": True,
+        "intervals_page_size": 20,
+        "max_concurrency": 4,
+        "backfill": {},
+        "refresh": frozenset(),
+        "access_changes": [],
+        "step_meters": None,
+        "step_seconds": None,
+    }
+    values.update(overrides)
+    return LoadScope(**values)
+
+
+def context(sb: Sandbox, clock: FakeClock | None = None, **overrides: Any) -> SourceContext:
+    client = UtilityAPIClient(sb.token, sb.base_url, rate_limit=None)
+    return SourceContext(
+        client=client, clock=clock or FakeClock(NOW), report=LoadReport(), scope=scope(**overrides)
+    )
+
+
+def collected(sb: Sandbox) -> list[str]:
+    return sorted(m["uid"] for m in sb.truth.meters() if m["interval_count"])
+
+
+def listings(sb: Sandbox) -> list[dict[str, str]]:
+    return [r.params for r in sb.requests if r.path == "/meters"]
+
+
+def test_the_meter_listing_is_read_once_per_run(sb: Sandbox) -> None:
+    ctx = context(sb)
+    sb.clear_requests()
+    first = ctx.meters()
+    assert ctx.meters() is first and len(listings(sb)) == 1
+    assert sorted(m["uid"] for m in first) == sorted(m["uid"] for m in sb.truth.meters())
+    assert ctx.report.meters_listed == len(first)
+    not_activated = [m["uid"] for m in sb.truth.meters() if not m["is_activated"]]
+    assert not_activated
+    assert sorted(m.uid for m in ctx.report.not_activated) == sorted(not_activated)
+    auths = ctx.authorizations()
+    assert ctx.authorizations() is auths and len(auths) == len(sb.truth.authorizations())
+
+
+def test_unknown_meters_are_named_unless_not_strict(sb: Sandbox) -> None:
+    real = collected(sb)[0]
+    with pytest.raises(UnknownMeterError) as caught:
+        context(sb, meter_uids=["nope-1", real, "nope-2"]).meters()
+    message = str(caught.value)
+    assert "meter(s) nope-1, nope-2 for this token" in message and real not in message
+    assert "`uapi load` without --meters lists every meter" in message
+    lenient = context(sb, meter_uids=["nope-1", real], strict_meters=False)
+    assert [m["uid"] for m in lenient.meters()] == [real]
+    assert [m["uid"] for m in context(sb, meter_uids=[real]).meters()] == [real]
+
+
+def test_filters_are_sent_in_chunks_and_meters_kept_once(
+    sb: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(settings, "UIDS_PER_FILTER", 2)
+    uids = collected(sb)[:5]
+    authorization = next(m["authorization_uid"] for m in sb.truth.meters() if m["uid"] == uids[0])
+    ctx = context(sb, meter_uids=uids, authorization_uids=[authorization])
+    sb.clear_requests()
+    meters = [m["uid"] for m in ctx.meters()]
+    of_authorization = {
+        m["uid"] for m in sb.truth.meters() if m["authorization_uid"] == authorization
+    }
+    assert sorted(meters) == sorted(set(uids) | of_authorization)
+    assert len(meters) == len(set(meters))
+    sent = [p.get("uids") for p in listings(sb) if "uids" in p]
+    assert sent == [",".join(uids[0:2]), ",".join(uids[2:4]), uids[4]]
+    assert [p["authorizations"] for p in listings(sb) if "authorizations" in p] == [authorization]
+
+
+def test_a_listing_that_repeats_a_meter_across_pages_lists_it_once() -> None:
+    config = SandboxConfig(
+        seed=11, scale="test", n_meters=8, history_days=10, now=NOW, rate_limit=None,
+        page_repeat_rate=0.5, page_cap=3,
+    )  # fmt: skip
+    with Sandbox(config) as sb:
+        meters = [m["uid"] for m in context(sb).meters()]
+        assert sorted(meters) == sorted(m["uid"] for m in sb.truth.meters())
+
+
+def test_each_step_takes_the_next_meters_within_its_meter_budget(sb: Sandbox) -> None:
+    ctx = context(sb, step_meters=3)
+    state: dict[str, Any] = {}
+    every = collected(sb)
+    steps = []
+    while True:
+        taken = [p.meter_uid for p in ctx.plan("intervals", state)]
+        if not taken:
+            break
+        steps.append(taken)
+        assert ctx.report.kinds["intervals"].remaining == len(every) - sum(map(len, steps))
+    assert [len(s) for s in steps] == [3] * (len(every) // 3) + (
+        [len(every) % 3] if len(every) % 3 else []
+    )
+    assert sorted(uid for s in steps for uid in s) == every
+    # bills are planned on their own: none of them taken yet
+    billed = [m["uid"] for m in sb.truth.meters() if m["bill_count"]]
+    assert len(billed) > 3 and len([p.meter_uid for p in ctx.plan("bills", {})]) == 3
+
+
+def test_a_step_stops_taking_meters_when_its_time_is_spent(sb: Sandbox) -> None:
+    clock = FakeClock(NOW)
+    ctx = context(sb, clock, step_seconds=60.0)
+    state: dict[str, Any] = {}
+    plans = ctx.plan("intervals", state)
+    first = next(plans)
+    clock.advance(timedelta(seconds=59))
+    second = next(plans)
+    clock.advance(timedelta(seconds=1))
+    assert list(plans) == []
+    every = collected(sb)
+    assert ctx.report.kinds["intervals"].remaining == len(every) - 2
+    following = [p.meter_uid for p in ctx.plan("intervals", state)]
+    assert sorted([first.meter_uid, second.meter_uid, *following]) == every
+
+
+def test_a_backfill_of_a_vanished_meter_is_dropped_only_with_the_whole_listing(
+    sb: Sandbox,
+) -> None:
+    real = collected(sb)[0]
+    state: dict[str, Any] = {}
+    ctx = context(sb, backfill={"gone": None, real: None})
+    planned = [p for p in ctx.plan("intervals", state)]
+    assert real in {p.meter_uid for p in planned if p.reason == "backfill requested"}
+    assert all(p.meter_uid != "gone" for p in planned)
+    assert "gone" not in str(state["backfills"])  # the whole listing says it is gone
+    state = {}
+    partial = context(sb, meter_uids=[real], backfill={"gone": None}, strict_meters=False)
+    list(partial.plan("intervals", state))
+    assert "gone" in str(state["backfills"])  # a filtered listing cannot tell
