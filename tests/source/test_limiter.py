@@ -99,3 +99,18 @@ def test_overlapping_pauses_count_once_and_a_shorter_one_does_not_shorten() -> N
     clock.sleep(100.0)
     limiter.pause(2.0)  # a new pause after the last ended
     assert limiter.paused_seconds == pytest.approx(18.0)
+
+
+def test_a_rate_below_one_per_second_is_a_rate() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(0.5, clock)
+    limiter.acquire()
+    limiter.acquire()
+    assert clock.sleeps == pytest.approx([2.0]) and limiter.rate == pytest.approx(0.5)
+
+
+def test_the_first_request_goes_at_once_whatever_the_clock_origin() -> None:
+    clock = FakeClock(monotonic=0.0)
+    limiter = RateLimiter(10.0, clock)
+    limiter.acquire()
+    assert clock.sleeps == [] and clock.monotonic() == 0.0
