@@ -3,6 +3,7 @@
     python -m tests.support.mutate                 # every module below (what `make mutate` runs)
     python -m tests.support.mutate planning lock   # some of them
     python -m tests.support.mutate --keep planning # reuse the last run's results (mutmut's cache)
+    python -m tests.support.mutate limiter --tests tests/source/test_client.py  # other tests
 
 For each module, mutmut (3.x) plants small bugs one at a time (a `<` made `<=`, a constant
 changed, a call dropped…) and runs the tests that exercise the mutated function; a mutant the
@@ -178,7 +179,14 @@ def write_report() -> Path:
 
 def main(argv: list[str]) -> int:
     keep = "--keep" in argv
-    names = [a for a in argv if a != "--keep"] or list(TARGETS)
+    argv = [a for a in argv if a != "--keep"]
+    if "--tests" in argv:
+        at = argv.index("--tests")
+        tests = tuple(argv[at + 1].split(","))
+        argv = argv[:at] + argv[at + 2 :]
+        for name in argv:
+            TARGETS[name] = Target(TARGETS[name].module, tests)
+    names = argv or list(TARGETS)
     unknown = [n for n in names if n not in TARGETS]
     if unknown:
         print(f"unknown module(s) {', '.join(unknown)}; choose from {', '.join(TARGETS)}")
