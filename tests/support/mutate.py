@@ -180,17 +180,18 @@ def write_report() -> Path:
 def main(argv: list[str]) -> int:
     keep = "--keep" in argv
     argv = [a for a in argv if a != "--keep"]
+    tests: tuple[str, ...] = ()
     if "--tests" in argv:
         at = argv.index("--tests")
         tests = tuple(argv[at + 1].split(","))
         argv = argv[:at] + argv[at + 2 :]
-        for name in argv:
-            TARGETS[name] = Target(TARGETS[name].module, tests)
     names = argv or list(TARGETS)
     unknown = [n for n in names if n not in TARGETS]
     if unknown:
         print(f"unknown module(s) {', '.join(unknown)}; choose from {', '.join(TARGETS)}")
         return 2
+    for name in names if tests else ():
+        TARGETS[name] = Target(TARGETS[name].module, tests)
     results = {name: run(name, keep) for name in names}
     print(f"report: {write_report()}")
     return 0 if all(r["exit_code"] == 0 for r in results.values()) else 1
