@@ -114,7 +114,9 @@ def run(name: str, keep: bool = False) -> dict[str, object]:
     target = TARGETS[name]
     work = prepare(name, target, keep)
     mutmut = str(Path(sys.executable).with_name("mutmut"))
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    # the tests run from a copy in the work folder: point them at ../shared (or where it is)
+    shared = os.environ.get("UAPI_SHARED_DIR") or str(ROOT.parent / "shared")
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "UAPI_SHARED_DIR": shared}
     started = time.monotonic()
     print(f"== {name}: mutating {target.module} against {', '.join(target.tests)}", flush=True)
     with (work / "run.log").open("w") as log:
