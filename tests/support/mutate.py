@@ -114,9 +114,10 @@ def run(name: str, keep: bool = False) -> dict[str, object]:
     target = TARGETS[name]
     work = prepare(name, target, keep)
     mutmut = str(Path(sys.executable).with_name("mutmut"))
-    # the tests run from a copy in the work folder: point them at ../shared (or where it is)
+    # The tests run from a copy in the work folder: point them at ../shared (or where it is),
+    # and make a missing prerequisite fail rather than skip (a skipped test kills no mutant).
     shared = os.environ.get("UAPI_SHARED_DIR") or str(ROOT.parent / "shared")
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "UAPI_SHARED_DIR": shared}
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "UAPI_SHARED_DIR": shared, "CI": "true"}
     started = time.monotonic()
     print(f"== {name}: mutating {target.module} against {', '.join(target.tests)}", flush=True)
     with (work / "run.log").open("w") as log:
