@@ -135,3 +135,108 @@ def test_a_datapoint_sent_twice_is_one_row(pages: list[bytes]) -> None:
     table = readings_table(objects)
     assert unique_readings(table).num_rows == len(unique) < table.num_rows
     assert unique_readings(unique_readings(table)).equals(unique_readings(table))
+
+
+def test_object_rows_describe_the_readings_received(pages: list[bytes]) -> None:
+    for content in pages[:3]:
+        decoded = decode_intervals_page(content, ReadingProblems()).items
+        for obj, row in zip(objects_of(content), decoded.objects, strict=True):
+            mine = [r for r in interval_rows([obj])]
+            assert (row["uid"], row["meter_uid"]) == (obj["uid"], obj["meter_uid"])
+            assert row["reading_count"] == len({r["start_at"] for r in mine}) > 0
+            assert row["first_start_at"] == min(r["start_at"] for r in mine)
+            assert row["last_end_at"] == max(r["end_at"] for r in mine)
+
+
+def test_a_page_of_one_datapoint_or_without_types(pages: list[bytes]) -> None:
+    obj = copy.deepcopy(objects_of(pages[0])[0])
+    obj["readings"] = obj["readings"][:1]
+    obj["readings"][0]["datapoints"] = obj["readings"][0]["datapoints"][:1]
+    del obj["readings"][0]["datapoints"][0]["type"]
+    body = json.dumps({"intervals": [obj], "next": None}).encode()
+    (row,) = rows(decode_intervals_page(body, ReadingProblems()).items.readings)
+    (expected,) = interval_rows([obj])
+    assert row == expected and row["type"] == "unknown"
+
+
+def test_malformed_parts_are_dropped_counted_and_named_the_rest_loads(
+    pages: list[bytes],
+) -> None:
+    good = copy.deepcopy(objects_of(pages[0])[:2])
+    template = copy.deepcopy(good[0])
+    reading = template["readings"][0]
+    bad: list[object] = [
+        {**template, "uid": None},  # no uid
+        {**template, "uid": "no-meter", "meter_uid": None},
+        {**template, "uid": "readings-text", "readings": "lots"},
+        {**template, "uid": "reading-text", "readings": ["x", reading]},
+        {**template, "uid": "dps-text", "readings": [{**reading, "datapoints": "x"}]},
+        {**template, "uid": "dp-text", "readings": [{**reading, "datapoints": ["x"]}]},
+        {**template, "uid": "naive", "readings": [{**reading, "start": "2026-03-19T11:45:00"}]},
+        {**template, "uid": "no-end", "readings": [{**reading, "end": None}]},
+        {
+            **template,
+            "uid": "text-value",
+            "readings": [{**reading, "datapoints": [{**reading["datapoints"][0], "value": "abc"}]}],
+        },
+        {
+            **template,
+            "uid": "bool-value",
+            "readings": [{**reading, "datapoints": [{**reading["datapoints"][0], "value": True}]}],
+        },
+        {**template, "uid": "no-updated", "updated": None, "created": "yesterday"},
+        {**template, "uid": "number-meter", "meter_uid": 12345},
+    ]
+    problems = ReadingProblems()
+    body = json.dumps({"intervals": [*good, *bad], "next": None}).encode()
+    decoded = rows(decode_intervals_page(body, problems).items.readings)
+    by_object: dict[str, list[dict]] = {}
+    for row in decoded:
+        by_object.setdefault(row["interval_uid"], []).append(row)
+    # the good objects load whole, exactly
+    for obj in good:
+        assert compare(interval_rows([obj]), by_object.pop(obj["uid"]), READINGS_KEY).ok
+    # the parts that are fine in a damaged object load; values that are not numbers are null
+    one = reading["datapoints"][0]
+    assert [r["type"] for r in by_object.pop("reading-text")] == [
+        d["type"].lower() for d in reading["datapoints"]
+    ]
+    assert [(r["type"], r["value"]) for r in by_object.pop("text-value")] == [(one["type"], None)]
+    assert [(r["type"], r["value"]) for r in by_object.pop("bool-value")] == [(one["type"], None)]
+    dated = by_object.pop("no-updated")
+    assert {(r["interval_updated_at"], r["interval_created_at"]) for r in dated} == {(None, None)}
+    assert {r["meter_uid"] for r in by_object.pop("number-meter")} == {"12345"}
+    assert by_object == {}
+    assert problems.counts == {
+        "interval without uid or meter_uid": 2,
+        "readings is not a list": 1,
+        "reading is not an object": 1,
+        "datapoints is not a list": 1,
+        "datapoint is not an object": 1,
+        "unreadable reading start '2026-03-19T11:45:00'": 1,
+        "missing reading end": 1,
+        "non-numeric datapoint value 'abc'": 1,
+        "unreadable interval created 'yesterday'": 1,
+    }
+    assert problems.examples == [
+        "interval without uid or meter_uid in None",
+        "interval without uid or meter_uid in 'no-meter'",
+        "readings is not a list in readings-text",
+        "reading is not an object in reading-text",
+        "datapoints is not a list in dps-text",
+    ]
+    assert bool(problems) and not ReadingProblems()
+
+
+@pytest.mark.parametrize("missing", ["uid", "meter_uid"])
+def test_an_object_without_identity_in_a_well_formed_page_is_set_aside(
+    pages: list[bytes], missing: str
+) -> None:
+    good = copy.deepcopy(objects_of(pages[0])[:2])
+    anonymous = {**copy.deepcopy(good[0]), "uid": "anonymous", missing: None}
+    problems = ReadingProblems()
+    body = json.dumps({"intervals": [good[0], anonymous, good[1]], "next": None}).encode()
+    decoded = decode_intervals_page(body, problems).items
+    assert compare(interval_rows(good), rows(decoded.readings), READINGS_KEY).ok
+    assert [o["uid"] for o in decoded.objects] == [good[0]["uid"], good[1]["uid"]]
+    assert problems.counts == {"interval without uid or meter_uid": 1}
