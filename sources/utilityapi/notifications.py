@@ -79,7 +79,7 @@ def signed_form(
     """
     if not secret or not salt or not claimed:
         return None
-    wanted = claimed.strip().lower().encode("utf-8", "replace")
+    wanted = claimed.strip().lower().encode()
     if hmac.compare_digest(signature(secret, salt, body).encode(), wanted):
         return "raw"
     text = indented(body)
