@@ -68,6 +68,7 @@ def test_the_meter_listing_is_read_once_per_run(sb: Sandbox) -> None:
     sb.clear_requests()
     first = ctx.meters()
     assert ctx.meters() is first and len(listings(sb)) == 1
+    assert listings(sb)[0]["limit"] == str(settings.MAX_PAGE_SIZE)  # 1000: the fewest pages
     assert sorted(m["uid"] for m in first) == sorted(m["uid"] for m in sb.truth.meters())
     assert ctx.report.meters_listed == len(first)
     not_activated = [m["uid"] for m in sb.truth.meters() if not m["is_activated"]]
@@ -83,7 +84,7 @@ def test_unknown_meters_are_named_unless_not_strict(sb: Sandbox) -> None:
         context(sb, meter_uids=["nope-1", real, "nope-2"]).meters()
     message = str(caught.value)
     assert "meter(s) nope-1, nope-2 for this token" in message and real not in message
-    assert "`uapi load` without --meters lists every meter" in message
+    assert message.endswith("(`uapi load` without --meters lists every meter it can see).")
     lenient = context(sb, meter_uids=["nope-1", real], strict_meters=False)
     assert [m["uid"] for m in lenient.meters()] == [real]
     assert [m["uid"] for m in context(sb, meter_uids=[real]).meters()] == [real]
@@ -152,6 +153,33 @@ def test_a_step_stops_taking_meters_when_its_time_is_spent(sb: Sandbox) -> None:
     assert ctx.report.kinds["intervals"].remaining == len(every) - 2
     following = [p.meter_uid for p in ctx.plan("intervals", state)]
     assert sorted([first.meter_uid, second.meter_uid, *following]) == every
+
+
+def test_plans_follow_the_scope_and_the_state_of_earlier_runs(sb: Sandbox) -> None:
+    from sources.utilityapi.planning import record_fetch
+
+    since = datetime(2026, 3, 1, tzinfo=UTC)
+    ctx = context(sb, start_date=since)
+    state: dict[str, Any] = {}
+    first = list(ctx.plan("intervals", state))
+    assert first and {p.start for p in first} == {since}
+    assert ctx.report.kinds["intervals"].planned == len(first)
+    cursor = NOW - timedelta(days=1)
+    for plan in first:
+        record_fetch(state["meters"], plan, cursor, NOW - timedelta(hours=1))
+    refreshed = first[0].meter_uid
+    again = context(sb, lookback=timedelta(days=2), refresh=frozenset({refreshed}))
+    (plan,) = list(again.plan("intervals", state))
+    assert (plan.meter_uid, plan.start) == (refreshed, cursor - timedelta(days=2))
+    assert again.report.kinds["intervals"].unchanged == len(first) - 1
+    # fetched seconds ago by the clock of this run: deferred
+    soon = context(sb, FakeClock(NOW - timedelta(minutes=59, seconds=30)))
+    soon_refresh = SourceContext(
+        client=soon.client, clock=soon.clock, report=LoadReport(),
+        scope=scope(refresh=frozenset({refreshed})),
+    )  # fmt: skip
+    assert list(soon_refresh.plan("intervals", state)) == []
+    assert soon_refresh.report.kinds["intervals"].deferred == [refreshed]
 
 
 def test_a_backfill_of_a_vanished_meter_is_dropped_only_with_the_whole_listing(
