@@ -3,10 +3,12 @@ filters chunked, and checkpoint steps that each take the next meters within thei
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 
 from sandbox import Sandbox, SandboxConfig
@@ -15,6 +17,7 @@ from sources.utilityapi.client import UtilityAPIClient
 from sources.utilityapi.context import LoadScope, SourceContext, UnknownMeterError
 from sources.utilityapi.report import LoadReport
 from tests.support.clock import FakeClock
+from tests.support.server import serve_asgi
 
 NOW = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
 
@@ -196,3 +199,76 @@ def test_a_backfill_of_a_vanished_meter_is_dropped_only_with_the_whole_listing(
     partial = context(sb, meter_uids=[real], backfill={"gone": None}, strict_meters=False)
     list(partial.plan("intervals", state))
     assert "gone" in str(state["backfills"])  # a filtered listing cannot tell
+
+
+def reshaping_proxy(sb: Sandbox, reshape: dict[str, Any]) -> Any:
+    """The sandbox over HTTP, except that listings named in `reshape` go through a function of
+    their JSON first (payloads of the shapes seen in the wild)."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    upstream = httpx.AsyncClient(trust_env=False)
+
+    async def forward(request: Request) -> Response:
+        path = request.url.path
+        target = sb.base_url.rsplit("/api/v2", 1)[0] + path
+        answer = await upstream.get(
+            target,
+            params=request.query_params,
+            headers={"Authorization": request.headers.get("authorization", "")},
+        )
+        body = answer.content
+        name = path.rsplit("/", 1)[-1]
+        if name in reshape and answer.status_code == 200:
+            payload = json.loads(body)
+            payload[name] = reshape[name](payload[name])
+            body = json.dumps(payload).encode()
+        return Response(body, answer.status_code, media_type="application/json")
+
+    return Starlette(routes=[Route("/api/v2/{rest:path}", forward, methods=["GET"])])
+
+
+def test_listings_of_the_wrong_shape_are_set_aside_and_counts_in_text_read_as_numbers(
+    sb: Sandbox,
+) -> None:
+    meters_uids = sorted(m["uid"] for m in sb.truth.meters())
+    first, second, third = meters_uids[:3]
+
+    def meters(items: list) -> list:
+        for meter in items:
+            if meter["uid"] == first:
+                meter["interval_count"] = str(meter["interval_count"])
+                meter["bill_count"] = f" {meter['bill_count']} "
+            if meter["uid"] == second:
+                meter["interval_count"] = "lots"
+        items = [m for m in items if m["uid"] != third]
+        return [*items, ["not", "a", "meter"], {**items[0], "uid": {"x": 1}}]
+
+    def authorizations(items: list) -> list:
+        return [*items, {**items[0], "uid": None}, "text"]
+
+    proxy = reshaping_proxy(sb, {"meters": meters, "authorizations": authorizations})
+    with serve_asgi(proxy) as root:
+        client = UtilityAPIClient(sb.token, f"{root}/api/v2", rate_limit=None)
+        ctx = SourceContext(client=client, clock=FakeClock(NOW), report=LoadReport(), scope=scope())
+        listed = {m["uid"]: m for m in ctx.meters()}
+        auths = ctx.authorizations()
+        client.close()
+    truth = {m["uid"]: m for m in sb.truth.meters()}
+    assert sorted(listed) == sorted(set(meters_uids) - {second, third})
+    assert listed[first]["interval_count"] == truth[first]["interval_count"]
+    assert listed[first]["bill_count"] == truth[first]["bill_count"]
+    assert listed[meters_uids[3]] == truth[meters_uids[3]]  # others as sent
+    assert len(auths) == len(sb.truth.authorizations())
+    meters_set_aside = dict(ctx.report.quarantined["meters"])
+    assert meters_set_aside.pop(second) == "interval_count is 'lots', expected a whole number"
+    assert meters_set_aside.pop("['not', 'a', 'meter']") == "a list where an object belongs"
+    ((label, reason),) = meters_set_aside.items()
+    assert "{'x': 1}" in label and len(label) == 60
+    assert reason == "uid is {'x': 1}, expected a string"
+    authorizations_set_aside = dict(ctx.report.quarantined["authorizations"])
+    assert authorizations_set_aside.pop("'text'") == "a str where an object belongs"
+    ((label, reason),) = authorizations_set_aside.items()
+    assert "'uid': None" in label and reason == "uid is None, expected a string"

@@ -60,15 +60,7 @@ TARGETS: dict[str, Target] = {
         ("tests/pipelines/test_webhook_signatures.py", "tests/pipelines/test_receiver.py"),
     ),
     "lock": Target("pipelines/lock.py", ("tests/pipelines/test_lock.py",)),
-    "context": Target(
-        "sources/utilityapi/context.py",
-        (
-            "tests/source/test_context.py",
-            # listings with objects of the wrong shape (through a proxy of the sandbox)
-            "tests/pipelines/test_outcomes.py::test_a_meter_with_wrong_field_types_is_set_aside_and_existing_rows_stay",
-            "tests/pipelines/test_outcomes.py::test_a_list_where_the_listing_object_belongs_fails_that_meter_and_changes_nothing",
-        ),
-    ),
+    "context": Target("sources/utilityapi/context.py", ("tests/source/test_context.py",)),
     "fetch": Target("sources/utilityapi/fetch.py", ("tests/source/test_fetch.py",)),
 }
 
