@@ -40,6 +40,9 @@ TESTS = "tests"
 class Target:
     module: str
     tests: tuple[str, ...]
+    # e.g. a per-test timeout, so a mutant that deadlocks fails fast instead of waiting for
+    # mutmut's own (much longer) timeout
+    pytest_args: tuple[str, ...] = ()
 
 
 TARGETS: dict[str, Target] = {
@@ -61,7 +64,9 @@ TARGETS: dict[str, Target] = {
     ),
     "lock": Target("pipelines/lock.py", ("tests/pipelines/test_lock.py",)),
     "context": Target("sources/utilityapi/context.py", ("tests/source/test_context.py",)),
-    "fetch": Target("sources/utilityapi/fetch.py", ("tests/source/test_fetch.py",)),
+    "fetch": Target(
+        "sources/utilityapi/fetch.py", ("tests/source/test_fetch.py",), ("--timeout=20",)
+    ),
 }
 
 STATUS = re.compile(r"^\s*(?P<name>\S+__mutmut_\d+): (?P<status>.+?)\s*$")
@@ -74,7 +79,7 @@ def config_toml(target: Target) -> str:
         "also_copy": [TESTS],
         "only_mutate": [target.module],
         "pytest_add_cli_args_test_selection": list(target.tests),
-        "pytest_add_cli_args": ["-p", "no:cacheprovider"],
+        "pytest_add_cli_args": ["-p", "no:cacheprovider", *target.pytest_args],
         # the sandbox tests are seconds each: leave a slow machine room before a timeout
         "timeout_multiplier": 20.0,
         "timeout_constant": 10.0,
