@@ -199,7 +199,7 @@ def main(argv: list[str]) -> int:
         print(f"unknown module(s) {', '.join(unknown)}; choose from {', '.join(TARGETS)}")
         return 2
     for name in names if tests else ():
-        TARGETS[name] = Target(TARGETS[name].module, tests)
+        TARGETS[name] = Target(TARGETS[name].module, tests, TARGETS[name].pytest_args)
     results = {name: run(name, keep) for name in names}
     print(f"report: {write_report()}")
     return 0 if all(r["exit_code"] == 0 for r in results.values()) else 1
