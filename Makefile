@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench bench-smoke lint mutate clean
+.PHONY: demo test bench bench-smoke lint clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,7 @@ $(MUTATE_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,mutate]'
 	@touch $(MUTATE_STAMP)
 
+.PHONY: mutate
 mutate: $(MUTATE_STAMP)
 	$(BIN)/python -m tests.support.mutate $(subst $(comma), ,$(MODULES))
 
