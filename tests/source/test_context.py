@@ -243,11 +243,12 @@ def test_listings_of_the_wrong_shape_are_set_aside_and_counts_in_text_read_as_nu
                 meter["bill_count"] = f" {meter['bill_count']} "
             if meter["uid"] == second:
                 meter["interval_count"] = "lots"
+                meter["is_activated"] = "yes"
         items = [m for m in items if m["uid"] != third]
         return [*items, ["not", "a", "meter"], {**items[0], "uid": {"x": 1}}]
 
     def authorizations(items: list) -> list:
-        return [*items, {**items[0], "uid": None}, "text"]
+        return [*items, {**items[0], "uid": None}, "text", {**items[0], "uid": ["a"]}]
 
     proxy = reshaping_proxy(sb, {"meters": meters, "authorizations": authorizations})
     with serve_asgi(proxy) as root:
@@ -263,12 +264,15 @@ def test_listings_of_the_wrong_shape_are_set_aside_and_counts_in_text_read_as_nu
     assert listed[meters_uids[3]] == truth[meters_uids[3]]  # others as sent
     assert len(auths) == len(sb.truth.authorizations())
     meters_set_aside = dict(ctx.report.quarantined["meters"])
-    assert meters_set_aside.pop(second) == "interval_count is 'lots', expected a whole number"
+    assert meters_set_aside.pop(second) == (
+        "interval_count is 'lots', expected a whole number; "
+        "is_activated is 'yes', expected true or false"
+    )
     assert meters_set_aside.pop("['not', 'a', 'meter']") == "a list where an object belongs"
     ((label, reason),) = meters_set_aside.items()
     assert "{'x': 1}" in label and len(label) == 60
     assert reason == "uid is {'x': 1}, expected a string"
     authorizations_set_aside = dict(ctx.report.quarantined["authorizations"])
     assert authorizations_set_aside.pop("'text'") == "a str where an object belongs"
-    ((label, reason),) = authorizations_set_aside.items()
-    assert "'uid': None" in label and reason == "uid is None, expected a string"
+    reasons = sorted(authorizations_set_aside.values())
+    assert reasons == ["uid is None, expected a string", "uid is ['a'], expected a string"]
