@@ -240,3 +240,64 @@ def test_an_object_without_identity_in_a_well_formed_page_is_set_aside(
     assert compare(interval_rows(good), rows(decoded.readings), READINGS_KEY).ok
     assert [o["uid"] for o in decoded.objects] == [good[0]["uid"], good[1]["uid"]]
     assert problems.counts == {"interval without uid or meter_uid": 1}
+
+
+def test_a_bad_part_never_hides_the_good_parts_after_it(pages: list[bytes]) -> None:
+    template = copy.deepcopy(objects_of(pages[0])[0])
+    first, second = template["readings"][:2]
+    dp = first["datapoints"][0]
+    objects = [
+        {**template, "uid": "empty", "readings": []},
+        {
+            **template,
+            "uid": "bad-reading-first",
+            "readings": [{**first, "datapoints": "x"}, second],
+        },
+        {**template, "uid": "bad-dp-first", "readings": [{**first, "datapoints": ["x", dp]}]},
+        {
+            **template,
+            "uid": "nothing-first",
+            "readings": [{"start": first["start"], "end": first["end"]}, second],
+        },
+        {**template, "uid": "number-start", "readings": [{**first, "start": 12345}, second]},
+        {
+            **template,
+            "uid": "odd-labels",
+            "authorization_uid": 7,
+            "updated": "soon",
+            "created": None,
+            "readings": [
+                {
+                    **first,
+                    "datapoints": [{**dp, "meter_number": 42}, {**dp, "type": "x", "unit": None}],
+                }
+            ],
+        },
+    ]
+    problems = ReadingProblems()
+    table = readings_table(objects, problems)
+    got = {(r["interval_uid"], r["start_at"], r["type"]): r for r in rows(table)}
+    start = lambda reading: datetime.fromisoformat(reading["start"]).astimezone(UTC)  # noqa: E731
+    for uid in ("bad-reading-first", "nothing-first", "number-start"):
+        assert {k[1] for k in got if k[0] == uid} == {start(second)}, uid
+    assert [k for k in got if k[0] == "bad-dp-first"] == [
+        ("bad-dp-first", start(first), dp["type"].lower())
+    ]
+    odd = [r for k, r in got.items() if k[0] == "odd-labels"]
+    assert {(r["meter_number"], r["unit"], r["authorization_uid"]) for r in odd} == {
+        ("42", dp["unit"].lower(), "7"),
+        (dp.get("meter_number") or "", None, "7"),
+    }
+    assert {(r["interval_updated_at"], r["interval_created_at"]) for r in odd} == {(None, None)}
+    assert problems.counts == {
+        "datapoints is not a list": 1,
+        "datapoint is not an object": 1,
+        "unreadable reading start '12345'": 1,
+        "unreadable interval updated 'soon'": 1,
+    }
+    # without a problems collector the same payload loads the same rows
+    assert readings_table(objects).equals(table)
+    # an object with no readings in this page is described with none
+    body = json.dumps({"intervals": [objects[0], template], "next": None}).encode()
+    decoded = decode_intervals_page(body, ReadingProblems()).items
+    assert [o["reading_count"] for o in decoded.objects][0] == 0
