@@ -166,3 +166,25 @@ def test_leaving_early_cancels_running_jobs_and_starts_no_more() -> None:
     assert stopped.wait(WAIT)
     assert started == [0]
     assert len(emitted_after_leaving) <= 2  # the queue held one; the next put saw the stop
+
+
+def test_a_slow_consumer_loses_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    from sources.utilityapi import fetch
+
+    # Workers wait for room in the queue in short polls (to notice a stop); a consumer slower
+    # than a poll must still get every item. The pauses below only make this consumer slow:
+    # the assertion holds however long they take.
+    monkeypatch.setattr(fetch, "_POLL_SECONDS", 0.001)
+
+    def work(job: int, emit: Callable[[int], None]) -> None:
+        for i in range(10):
+            emit(job * 100 + i)
+
+    received = []
+    for result in run_concurrently([1, 2], work, max_workers=2, max_pending=1):
+        time.sleep(0.01)
+        if not result.done:
+            received.append(result.item)
+    assert sorted(received) == [*range(100, 110), *range(200, 210)]
