@@ -33,8 +33,21 @@ bench: $(STAMP)
 bench-smoke: $(STAMP)
 	$(BIN)/python -m bench --smoke $(BENCH_ARGS)
 
+# Mutation testing (README "Mutation testing"): slow, so neither in `make test` nor in CI.
+# `make mutate MODULES=planning,lock` for some modules; names in tests/support/mutate.py.
+MUTATE_STAMP := $(VENV)/.mutate-installed
+comma := ,
+
+$(MUTATE_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,mutate]'
+	@touch $(MUTATE_STAMP)
+
+.PHONY: mutate
+mutate: $(MUTATE_STAMP)
+	$(BIN)/python -m tests.support.mutate $(subst $(comma), ,$(MODULES))
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf $(VENV) data/*.duckdb data/*.json .pytest_cache
+	rm -rf $(VENV) data/*.duckdb data/*.json .pytest_cache .mutmut

@@ -234,6 +234,14 @@ def _add_events(commands: Any) -> None:
     )
     arguments.add_api_options(sync)
     arguments.add_target_options(sync)
+    sync.add_argument(
+        "--delivery-target",
+        action="append",
+        metavar="URL",
+        help="a webhook URL of ours, as events show it in delivery_target (repeatable; default: "
+        "[webhooks] target in .dlt/config.toml). Only events for no target or for one of ours "
+        "are marked delivered; copies for other targets are loaded from but left alone",
+    )
     sync.set_defaults(func=cmd_events_sync)
 
 
@@ -650,7 +658,9 @@ def cmd_events_sync(args: argparse.Namespace) -> int:
         options = LoadOptions(target=target, source=source, lock_wait_seconds=args.wait)
         try:
             with api_client(args, endpoint) as client:
-                outcome = sync_events(client, EventProcessor(inbox, options))
+                outcome = sync_events(
+                    client, EventProcessor(inbox, options), _delivery_targets(args)
+                )
         except Exception as exc:  # noqa: BLE001 - mapped to an outcome
             status, message = classify_failure(exc)
             _err(f"events sync failed: {message}")
@@ -665,6 +675,11 @@ def cmd_events_sync(args: argparse.Namespace) -> int:
             f"Loaded: {', '.join(f'{t} {n:,}' for t, n in sorted(rows.items())) or 'nothing new'}"
         )
     print(f"Marked {outcome.marked_delivered} event(s) delivered at UtilityAPI.")
+    if outcome.left_for_other_targets:
+        print(
+            f"Left {outcome.left_for_other_targets} event(s) for other delivery targets "
+            "undelivered (loaded from, not marked; --delivery-target names ours)."
+        )
     return result.outcome.exit_code if result is not None else 0
 
 
@@ -748,6 +763,21 @@ def _target(args: argparse.Namespace) -> Any:
     if target.problem():
         raise UsageError(target.problem())
     return target
+
+
+def _delivery_targets(args: argparse.Namespace) -> list[str]:
+    """Our webhook URLs: --delivery-target, else `[webhooks] target` (a string or a list)."""
+    if args.delivery_target:
+        return list(args.delivery_target)
+    import dlt
+
+    try:
+        value = dlt.config.get("webhooks.target")
+    except Exception:  # noqa: BLE001
+        return []
+    if isinstance(value, str):
+        return [t for t in value.split(",") if t.strip()]
+    return [str(t) for t in value or []]
 
 
 def _secret(key: str) -> str | None:

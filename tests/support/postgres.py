@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.require import require
+
 BIN_DIRS = (Path("/usr/lib/postgresql/15/bin"), *sorted(Path("/usr/lib/postgresql").glob("*/bin")))
 SERVER_USER = "nobody"  # any unprivileged account works; Debian always has this one
 DATABASE = "uapi"
@@ -69,10 +71,7 @@ def postgres_server() -> Iterator[PostgresServer]:
 
 
 def _unavailable(reason: str) -> None:
-    message = f"no PostgreSQL server for the warehouse tests: {reason}"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(message + " (CI must run them: install postgresql-15, see .ci/run)")
-    pytest.skip(message)
+    require(False, f"no PostgreSQL server for the warehouse tests: {reason} (.ci/run installs it)")
 
 
 def _bin_dir() -> Path:
