@@ -87,22 +87,52 @@ def test_a_broken_dst_day_fails_the_transform(loader: RawLoader) -> None:
         transforms.run(loader.pipeline)
 
 
-def test_a_failing_model_keeps_its_table_and_the_loads_pending(loader: RawLoader) -> None:
-    loader.load(world.initial_intervals(), world.initial_bills(), world.initial_meters())
-    transforms.run(loader.pipeline)
-    processed = table(loader.pipeline, "int_loads_processed")
-    slots = rounded(table(loader.pipeline, "int_slots_resolved"))
-    loader.load(world.second_load_intervals())
-    # a raw column that changed type under the models: values no longer add up
-    with duckdb.connect(str(loader.db_path)) as conn:
+def test_a_failing_build_keeps_its_tables_and_the_loads_pending(built: RawLoader, capsys) -> None:
+    processed = table(built.pipeline, "int_loads_processed")
+    slots = rounded(table(built.pipeline, "int_slots_resolved"))
+    built.load(world.second_load_intervals())
+    # a raw column that changed type under the models, with values that are no numbers: the
+    # staging cast to the declared type fails (numeric text alone would be cast back and pass),
+    # first in the raw key's test, which stops every model downstream
+    with duckdb.connect(str(built.db_path)) as conn:
         conn.execute("alter table utilityapi.interval_readings alter value type varchar")
+        conn.execute(
+            "update utilityapi.interval_readings set value = 'n/a' where _dlt_load_id = "
+            "(select max(_dlt_load_id) from utilityapi.interval_readings)"
+        )
+
+    with pytest.raises(
+        transforms.TransformError, match="test unique_combination_stg_interval_readings.* error"
+    ) as error:
+        transforms.run(built.pipeline)
+
+    assert "Could not convert string 'n/a'" in str(error.value)
+    # dbt runs in this process: its error output goes to stderr, stdout is the CLI's (--json)
+    captured = capsys.readouterr()
+    assert captured.out == "" and "Could not convert string 'n/a'" in captured.err
+    assert error.value.result is not None
+    statuses = {m.name: m.status for m in error.value.result.models}
+    assert statuses["int_slots_resolved"] == "skipped"
+    assert statuses["meter_daily_usage"] == "skipped"
+    assert rounded(table(built.pipeline, "int_slots_resolved")) == slots
+    assert table(built.pipeline, "int_loads_processed") == processed
+
+
+def test_a_failing_model_keeps_its_table_and_the_loads_pending(built: RawLoader) -> None:
+    processed = table(built.pipeline, "int_loads_processed")
+    built.load(world.second_load_intervals())
+    # a column of an incremental model's table changed type under it (by hand): the model
+    # refuses to write into it (on_schema_change='fail')
+    with duckdb.connect(str(built.db_path)) as conn:
+        conn.execute("alter table analytics.int_slots_resolved alter quantity type varchar")
+    slots = rounded(table(built.pipeline, "int_slots_resolved"))
 
     with pytest.raises(transforms.TransformError, match="model int_slots_resolved failed") as error:
-        transforms.run(loader.pipeline)
+        transforms.run(built.pipeline)
 
     assert error.value.result is not None
     statuses = {m.name: m.status for m in error.value.result.models}
     assert statuses["int_slots_resolved"] == "error"
     assert statuses["meter_daily_usage"] == "skipped"
-    assert rounded(table(loader.pipeline, "int_slots_resolved")) == slots
-    assert table(loader.pipeline, "int_loads_processed") == processed
+    assert rounded(table(built.pipeline, "int_slots_resolved")) == slots
+    assert table(built.pipeline, "int_loads_processed") == processed
