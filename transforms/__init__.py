@@ -152,7 +152,9 @@ def _build(pipeline: dlt.Pipeline, result: TransformResult, fingerprint: str) ->
         profiles_dir = str(PROJECT_DIR)
     # dbt's saved parse, compiled SQL and log stay beside the pipeline's state, out of the
     # source tree: always the same folder, so the next process starts from the saved parse
-    work = Path(pipeline.working_dir) / "dbt"
+    # (absolute: dbt would resolve a relative one, e.g. the CLI's data/pipelines/..., from the
+    # project folder and write into the source tree)
+    work = Path(pipeline.working_dir).resolve() / "dbt"
     work.mkdir(parents=True, exist_ok=True)
     # `build`, not run then test: a failing test stops the models downstream of it
     arguments = ["--full-refresh"] if result.mode == "full" else []
