@@ -110,6 +110,22 @@ def test_missing_raw_tables_build_empty_models(loader: RawLoader) -> None:
     assert any(r["is_flagged"] for r in table(loader.pipeline, "meter_intervals_15min"))
 
 
+def test_meters_loaded_alone_build_empty_models(loader: RawLoader) -> None:
+    """`uapi load --resources meters` into a new warehouse: no readings table exists yet, so
+    the tests declared on it have nothing to test and the models are empty, not errors."""
+    loader.load(meters=world.initial_meters())
+    result = transforms.run(loader.pipeline)
+    assert {m.status for m in result.models} == {"success"}
+    assert table(loader.pipeline, "meter_intervals_15min") == []
+    assert table(loader.pipeline, "meter_daily_usage") == []
+
+    loader.load(world.initial_intervals())
+    second = transforms.run(loader.pipeline)
+    assert {m.status for m in second.models} == {"success"}
+    assert any(t.name.startswith("source_") for t in second.tests)  # tested once it exists
+    assert table(loader.pipeline, "meter_daily_usage")
+
+
 def test_first_and_last_day_of_a_series_count_the_whole_day(loader: RawLoader) -> None:
     """Data from 06:00 on one day to 18:00 the next: both days still expect 96 slots."""
     readings = [
