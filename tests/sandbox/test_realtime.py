@@ -76,45 +76,34 @@ def test_real_clock_follows_the_wall_and_applies_effects_when_time_moves() -> No
 
 
 def test_real_time_retries_back_off_in_seconds() -> None:
-    receiver = Receiver()
-    receiver.thread.start()
-    try:
-        with (
-            Sandbox(make_config(now=None, background_delivery=False)) as sb,
-            client_for(sb) as client,
-        ):
-            wall = by_hand(sb)
-            sb.set_webhook(receiver.url, SECRET)
-            receiver.statuses = [500, 502]
-            client.post("/forms")
-            assert [a["status"] for a in sb.deliver_webhooks()] == [500]
-            wall.move(timedelta(milliseconds=999))
-            assert sb.deliver_webhooks() == []  # next try a second later, not an hour
-            wall.move(timedelta(milliseconds=1))
-            assert [a["status"] for a in sb.deliver_webhooks()] == [502]
-            wall.move(timedelta(milliseconds=1999))
-            assert sb.deliver_webhooks() == []  # then two seconds later
-            attempts = sb.advance(timedelta(milliseconds=1))
-            assert [a["status"] for a in attempts] == [200]
-            assert len(receiver.verified_events()) == 3
-    finally:
-        receiver.server.shutdown()
-        receiver.server.server_close()
+    with (
+        Receiver() as receiver,
+        Sandbox(make_config(now=None, background_delivery=False)) as sb,
+        client_for(sb) as client,
+    ):
+        wall = by_hand(sb)
+        sb.set_webhook(receiver.url, SECRET)
+        receiver.statuses = [500, 502]
+        client.post("/forms")
+        assert [a["status"] for a in sb.deliver_webhooks()] == [500]
+        wall.move(timedelta(milliseconds=999))
+        assert sb.deliver_webhooks() == []  # next try a second later, not an hour
+        wall.move(timedelta(milliseconds=1))
+        assert [a["status"] for a in sb.deliver_webhooks()] == [502]
+        wall.move(timedelta(milliseconds=1999))
+        assert sb.deliver_webhooks() == []  # then two seconds later
+        attempts = sb.advance(timedelta(milliseconds=1))
+        assert [a["status"] for a in attempts] == [200]
+        assert len(receiver.verified_events()) == 3
 
 
 def test_background_delivery_in_real_time() -> None:
-    receiver = Receiver()
-    receiver.thread.start()
-    try:
-        with Sandbox(make_config(now=None)) as sb, client_for(sb) as client:
-            sb.set_webhook(receiver.url, SECRET)
-            client.post("/forms")
-            # The sandbox's ticker runs on real time (once a second) by design; wait until it
-            # has delivered. The bound only ends a broken run: nothing here measures speed.
-            deadline = time.monotonic() + 60
-            while not receiver.received and time.monotonic() < deadline:
-                time.sleep(0.05)
-            assert [e["type"] for e in receiver.verified_events()[0]] == ["form_created"]
-    finally:
-        receiver.server.shutdown()
-        receiver.server.server_close()
+    with Receiver() as receiver, Sandbox(make_config(now=None)) as sb, client_for(sb) as client:
+        sb.set_webhook(receiver.url, SECRET)
+        client.post("/forms")
+        # The sandbox's ticker runs on real time (once a second) by design; wait until it
+        # has delivered. The bound only ends a broken run: nothing here measures speed.
+        deadline = time.monotonic() + 60
+        while not receiver.received and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert [e["type"] for e in receiver.verified_events()[0]] == ["form_created"]
