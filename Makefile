@@ -18,8 +18,9 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/uapi load --sandbox
 
+# one worker per core (at most 4), a test file to a worker: module fixtures are built once
 test: $(STAMP) chromium
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --maxprocesses 4 --dist loadfile
 
 # The report's browser test drives Debian's chromium; installed only when missing.
 chromium:
