@@ -8,9 +8,9 @@ BASE_URL = "https://utilityapi.com/api/v2"
 DEFAULT_RATE_LIMIT = 50.0
 # Docs: at most 1000 objects per list page.
 MAX_PAGE_SIZE = 1000
-# Interval objects each hold a chunk of readings (days to weeks), so a page of 1000 can weigh
-# hundreds of MB; pages of ~2 MB keep memory low and flat while requests stay few.
-INTERVALS_PAGE_SIZE = 20
+# Interval objects each hold a chunk of readings (days to weeks), so a page of 1000 can weigh a
+# hundred MB: pages are read as they stream, in batches of whole objects, never held whole.
+INTERVALS_PAGE_SIZE = MAX_PAGE_SIZE
 # Docs (availability): get a meter's bills or intervals no more than once a minute.
 METER_REFETCH_SECONDS = 60.0
 
@@ -18,9 +18,10 @@ METER_REFETCH_SECONDS = 60.0
 # is held about three times over (pages, the joined table, the Parquet writer's buffer), so
 # 100 k readings (~15 MB each time) keep a load's peak ~60 MB below 250 k at the same speed.
 READINGS_BATCH_ROWS = 100_000
-# Parsed pages waiting for dlt, and pages parsed at once (a 2-core machine gains nothing
-# from more, and each parse holds several times its page in memory).
-READINGS_PENDING_PAGES = 8
+# Parsed batches (readings.BATCH_BYTES of JSON each) alive at once, from parsing until dlt's
+# thread takes them, and batches parsed at once (a 2-core machine gains nothing from more, and
+# each parse holds several times its batch in memory).
+READINGS_PENDING_BATCHES = 6
 PARSE_THREADS = 2
 
 DEFAULT_LOOKBACK_DAYS = 7
