@@ -30,6 +30,7 @@ from sources.utilityapi.completeness import COMPLETENESS_HINTS
 from . import completeness
 from .lock import writer_lock
 from .outcome import Outcome
+from .overlap import BackgroundLoad
 
 logger = logging.getLogger(__name__)
 
@@ -177,6 +178,9 @@ def make_pipeline(target: Target) -> Pipeline:
         _prepare_duckdb(target)
     elif target.problem():
         raise ValueError(target.problem())
+    # The package files live a few seconds on local disk: compressing them costs more CPU than
+    # the disk it saves.
+    dlt.config["data_writer.disable_compression"] = True
     return dlt.pipeline(
         pipeline_name=PIPELINE_NAME,
         pipelines_dir=str(target.working_dir),
@@ -250,13 +254,23 @@ def settle_leftovers(pipeline: Pipeline) -> list[str]:
     """Complete or discard the packages an earlier run left; say which, one line each.
 
     A run killed after extracting leaves packages whose rows and state belong together:
-    loading them exactly once is what that run would have done. If they cannot be loaded now,
-    they are discarded and the local state goes back to before them, so the data is fetched
-    again.
+    loading them exactly once is what that run would have done. A package whose loading had
+    begun is discarded instead (its staged readings may hold a file twice, see
+    READINGS_DISPOSITION), and so is every package after it, whose state includes its cursors.
+    If they cannot be loaded now, they are discarded and the local state goes back to before
+    them, so the data is fetched again.
     """
     if not pipeline.has_pending_data:
         return []
     pending = [*pipeline.list_normalized_load_packages(), *pipeline.list_extracted_load_packages()]
+    if any(_loading_began(pipeline, load_id) for load_id in pending):
+        pipeline.abort_packages()
+        if pipeline.has_pending_data:
+            raise DestinationUnavailable(
+                f"packages left by an earlier run in {pipeline.working_dir} could not be "
+                "discarded; delete that folder to start from the state committed in the warehouse."
+            )
+        return [f"discarded {load_id} (its loading had begun)" for load_id in pending]
     try:
         pipeline.normalize()
         pipeline.load()
@@ -270,6 +284,14 @@ def settle_leftovers(pipeline: Pipeline) -> list[str]:
             ) from exc
         return [f"discarded {load_id} ({describe_failure(exc)})" for load_id in pending]
     return [f"completed {load_id}" for load_id in pending]
+
+
+def _loading_began(pipeline: Pipeline, load_id: str) -> bool:
+    try:
+        jobs = pipeline.get_load_package_info(load_id).jobs
+    except Exception:  # noqa: BLE001 - a package dlt cannot describe is not resumed either
+        return True
+    return bool(jobs.get("started_jobs") or jobs.get("completed_jobs") or jobs.get("failed_jobs"))
 
 
 def probe_destination(pipeline: Pipeline, target: Target) -> None:
@@ -317,23 +339,93 @@ def _run_steps(
     *,
     refresh: bool = True,
 ) -> None:
+    """Run the source step by step, each step loaded while the next one is fetched."""
     step_resources = [r for r in resources if r in STEP_RESOURCES]
     selected = resources
     if options.target.table_format:
         _apply_table_format(source, options.target.table_format)
-    while True:
-        remaining_before = result.report.remaining
-        drop = refresh and options.full_refresh and not result.steps
-        step = _run_step(pipeline, source.with_resources(*selected), options, phase, drop=drop)
-        result.steps.append(step)
-        for table, count in result.steps[-1].row_counts.items():
-            result.row_counts[table] = result.row_counts.get(table, 0) + count
-        remaining = result.report.remaining
-        if not step_resources or not remaining:
-            return
-        if len(result.steps) > 1 and remaining >= remaining_before:
-            raise RuntimeError(f"a checkpoint step took none of the {remaining} meters left")
-        selected = step_resources
+    loading = BackgroundLoad(pipeline)
+    pending: _Step | None = None  # normalized, loading in the background
+    taken = 0
+    try:
+        while True:
+            remaining_before = result.report.remaining
+            drop = refresh and options.full_refresh and not result.steps and pending is None
+            begun = time.perf_counter()
+            _extract(pipeline, source.with_resources(*selected), options, phase, drop=drop)
+            taken += 1
+            if pending is not None:
+                _finish(loading, pending, result)
+            pending = _normalize(pipeline, phase, begun)
+            phase("loading")
+            loading.start()
+            remaining = result.report.remaining
+            if not step_resources or not remaining:
+                break
+            if taken > 1 and remaining >= remaining_before:
+                raise RuntimeError(f"a checkpoint step took none of the {remaining} meters left")
+            selected = step_resources
+        _finish(loading, pending, result)
+    except BaseException:
+        # A load still running commits its step if it can; whatever is not committed then is
+        # discarded with its state (packages after a failed one hold its cursors too).
+        if loading.running and pending is not None:
+            try:
+                _finish(loading, pending, result)
+            except BaseException:  # noqa: BLE001 - the first failure is the one reported
+                pass
+        if pipeline.has_pending_data:
+            pipeline.abort_packages()
+        raise
+
+
+@dataclass
+class _Step:
+    """A normalized step waiting for (or in) its load."""
+
+    row_counts: dict[str, int]
+    begun: float
+
+
+def _extract(
+    pipeline: Pipeline,
+    source: Any,
+    options: LoadOptions,
+    phase: Callable[[str], None],
+    *,
+    drop: bool = False,
+    label: str = "fetching",
+) -> None:
+    phase(label)
+    pipeline.extract(
+        source,
+        refresh="drop_sources" if drop else None,
+        table_format=options.target.table_format,  # type: ignore[arg-type]
+        # Parquet loads into DuckDB far faster than INSERT statements.
+        loader_file_format="parquet" if options.target.is_duckdb else None,
+    )
+
+
+def _normalize(pipeline: Pipeline, phase: Callable[[str], None], begun: float) -> _Step:
+    phase("normalizing")
+    normalized = pipeline.normalize()
+    counts = dict(normalized.row_counts) if normalized is not None else {}
+    return _Step({k: v for k, v in counts.items() if not k.startswith("_dlt")}, begun)
+
+
+def _finish(loading: BackgroundLoad, step: _Step, result: LoadResult) -> None:
+    """Wait for a step's load; record it once committed."""
+    loaded = loading.wait()
+    load_ids = loaded.loads_ids if loaded is not None else []
+    result.steps.append(
+        StepResult(
+            load_id=load_ids[-1] if load_ids else "",
+            row_counts=step.row_counts,
+            seconds=time.perf_counter() - step.begun,
+        )
+    )
+    for table, count in step.row_counts.items():
+        result.row_counts[table] = result.row_counts.get(table, 0) + count
 
 
 def _apply_table_format(source: Any, table_format: str) -> None:

@@ -43,6 +43,9 @@ def fetch_intervals(context: SourceContext, resource_state: dict[str, Any]) -> I
     latest: dict[str, datetime] = {}
     batch = _Batch(settings.READINGS_BATCH_ROWS)
     parse_slots = threading.Semaphore(settings.PARSE_THREADS)
+    # Every object once per step, whichever meter's listing sent it: the warehouse trusts a
+    # step's readings to be unique on their key (READINGS_DISPOSITION).
+    step_objects: set[str] = set()
     for result in run_concurrently(
         context.plan("intervals", resource_state),
         partial(_fetch_meter, context, partial(_parse, parse_slots, problems)),
@@ -51,7 +54,7 @@ def fetch_intervals(context: SourceContext, resource_state: dict[str, Any]) -> I
     ):
         plan: MeterPlan = result.job
         if not result.done:
-            page: IntervalsPage = result.item  # type: ignore[assignment]
+            page = _unseen(result.item, step_objects)  # type: ignore[arg-type]
             yield from _objects(page)
             if page.readings.num_rows:
                 track_latest(latest, plan.meter_uid, pc.max(page.readings["end_at"]).as_py())
