@@ -254,44 +254,50 @@ def settle_leftovers(pipeline: Pipeline) -> list[str]:
     """Complete or discard the packages an earlier run left; say which, one line each.
 
     A run killed after extracting leaves packages whose rows and state belong together:
-    loading them exactly once is what that run would have done. A package whose loading had
-    begun is discarded instead (its staged readings may hold a file twice, see
-    READINGS_DISPOSITION), and so is every package after it, whose state includes its cursors.
-    If they cannot be loaded now, they are discarded and the local state goes back to before
-    them, so the data is fetched again.
+    loading them exactly once is what that run would have done. A package killed while it was
+    copying readings into the staging dataset is discarded instead (the copy may have committed
+    unrecorded, and readings are staged without deduplication, see READINGS_DISPOSITION), and
+    so is every package after it, whose state includes its cursors. If they cannot be loaded
+    now, they are discarded and the local state goes back to before them, so the data is
+    fetched again.
     """
     if not pipeline.has_pending_data:
         return []
     pending = [*pipeline.list_normalized_load_packages(), *pipeline.list_extracted_load_packages()]
-    if any(_loading_began(pipeline, load_id) for load_id in pending):
-        pipeline.abort_packages()
-        if pipeline.has_pending_data:
-            raise DestinationUnavailable(
-                f"packages left by an earlier run in {pipeline.working_dir} could not be "
-                "discarded; delete that folder to start from the state committed in the warehouse."
-            )
-        return [f"discarded {load_id} (its loading had begun)" for load_id in pending]
     try:
-        pipeline.normalize()
-        pipeline.load()
+        unsure = any(_staging_unsure(pipeline, load_id) for load_id in pending)
+        if not unsure:
+            pipeline.normalize()
+            pipeline.load()
     except Exception as exc:  # noqa: BLE001 - reported, then the packages are discarded
-        pipeline.abort_packages()
-        if pipeline.has_pending_data:
-            raise DestinationUnavailable(
-                f"packages left by an earlier run in {pipeline.working_dir} could neither be "
-                f"loaded nor discarded ({describe_failure(exc)}); delete that folder to start "
-                "from the state committed in the warehouse."
-            ) from exc
-        return [f"discarded {load_id} ({describe_failure(exc)})" for load_id in pending]
+        return _discard(pipeline, pending, describe_failure(exc), exc)
+    if unsure:
+        return _discard(pipeline, pending, "killed while staging readings", None)
     return [f"completed {load_id}" for load_id in pending]
 
 
-def _loading_began(pipeline: Pipeline, load_id: str) -> bool:
-    try:
-        jobs = pipeline.get_load_package_info(load_id).jobs
-    except Exception:  # noqa: BLE001 - a package dlt cannot describe is not resumed either
-        return True
-    return bool(jobs.get("started_jobs") or jobs.get("completed_jobs") or jobs.get("failed_jobs"))
+def _discard(
+    pipeline: Pipeline, pending: list[str], reason: str, exc: Exception | None
+) -> list[str]:
+    pipeline.abort_packages()
+    if pipeline.has_pending_data:
+        raise DestinationUnavailable(
+            f"packages left by an earlier run in {pipeline.working_dir} could neither be "
+            f"loaded nor discarded ({reason}); delete that folder to start from the state "
+            "committed in the warehouse."
+        ) from exc
+    return [f"discarded {load_id} ({reason})" for load_id in pending]
+
+
+def _staging_unsure(pipeline: Pipeline, load_id: str) -> bool:
+    """Whether a copy of deduplicated rows into staging was running when the run died."""
+    started = pipeline.get_load_package_info(load_id).jobs.get("started_jobs") or []
+    deduplicated = {
+        name
+        for name, table in pipeline.default_schema.tables.items()
+        if table.get("x-stage-data-deduplicated")
+    }
+    return any(job.job_file_info.table_name in deduplicated for job in started)
 
 
 def probe_destination(pipeline: Pipeline, target: Target) -> None:

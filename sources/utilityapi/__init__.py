@@ -50,7 +50,6 @@ SCHEMA_CONTRACT: Any = {"data_type": "freeze"}
 # a resumed copy job could stage its file twice.
 READINGS_DISPOSITION: Any = {
     "disposition": "merge",
-    "strategy": "delete-insert",
     "deduplicated": True,
 }
 

@@ -352,8 +352,9 @@ class UtilityAPIClient:
 
     def _too_large(self, endpoint: str, size: int) -> ResponseTooLargeError:
         return ResponseTooLargeError(
-            f"UtilityAPI's answer to {endpoint} is over {self._max_response_bytes:,} bytes "
-            f"({size:,} so far); refusing to hold it in memory. Ask for smaller pages.",
+            f"UtilityAPI's answer to {endpoint} needs over {self._max_response_bytes:,} bytes "
+            f"held at once ({size:,} so far: a whole body, or one object of a streamed page); "
+            "refusing to hold it in memory.",
             endpoint=endpoint,
         )
 
