@@ -119,6 +119,7 @@ class LoadOptions:
     # commit after this many meters or minutes of fetching (None: no limit of that kind)
     checkpoint_meters: int | None = settings.CHECKPOINT_METERS
     checkpoint_minutes: float | None = settings.CHECKPOINT_MINUTES
+    checkpoint_readings: int | None = settings.CHECKPOINT_READINGS
     clock: Clock = SYSTEM_CLOCK
 
     def source_args(self, **extra: Any) -> dict[str, Any]:
@@ -126,6 +127,7 @@ class LoadOptions:
         steps = {
             "checkpoint_meters": self.checkpoint_meters,
             "checkpoint_minutes": self.checkpoint_minutes,
+            "checkpoint_readings": self.checkpoint_readings,
         }
         return {**steps, **self.source, **extra}
 

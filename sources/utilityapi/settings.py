@@ -29,10 +29,15 @@ DEFAULT_LOOKBACK_DAYS = 7
 # taking new ones after this many minutes of fetching, so a crash loses at most one step.
 CHECKPOINT_METERS = 50
 CHECKPOINT_MINUTES = 5.0
-# Requests in flight at once. At 50 requests/s and ~0.25-0.5 s per intervals page, 13-25 are
-# needed to keep the rate limit busy; 32 also keeps it busy at the end of a backfill, when only
-# a few meters' chains of `next` pages remain (measured: 1 s less on a 1,000-request backfill).
-DEFAULT_MAX_CONCURRENCY = 32
+# ... or once it has taken this many readings by the meter listing's counts (≈1.2 M rows): each
+# step is loaded while the next is fetched, so a small step keeps the warehouse's share of memory
+# small and leaves little to load after the last page.
+CHECKPOINT_READINGS = 500_000
+# Requests in flight at once. Pages of 1000 objects take one request per meter, so the rate
+# limit is far off: what bounds a load is the link and the CPU. Each response in flight holds a
+# batch or two of its page (readings.BATCH_BYTES): 32 held ~950 MiB on a 10 M-reading backfill,
+# 8 ~500 MiB, in the same time.
+DEFAULT_MAX_CONCURRENCY = 8
 # Uids per list filter (bills by meters, meters by uids); keeps URLs far below 8 KB.
 UIDS_PER_FILTER = 100
 BILLS_METERS_PER_REQUEST = UIDS_PER_FILTER

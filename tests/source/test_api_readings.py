@@ -200,3 +200,23 @@ def test_a_shortfall_the_repair_cannot_close_is_reported_with_counts(tmp_path):
     starts = [r.params.get("start") for r in victim_asks if "after" not in r.params]
     assert starts.count(None) == 2
     assert completeness(db)[(victim, "intervals")] == "short"
+
+
+def test_steps_loaded_while_the_next_is_fetched_end_equal_to_the_truth(tmp_path):
+    config = SandboxConfig(
+        seed=17, scale="test", n_meters=4, history_days=30, now=NOW, rate_limit=None
+    )
+    db = tmp_path / "w.duckdb"
+    with Sandbox(config) as sb:
+        options = sandbox_options(sb, db, FakeClock(NOW), intervals_page_size=5)
+        options.checkpoint_readings = 1  # every meter a step of its own
+        result = run_load(options)
+        assert_complete(sb, db, result)
+    fetched = result.report.kinds["intervals"].fetched
+    assert len(fetched) > 1
+    assert len(result.steps) >= len(fetched)
+    assert len(set(result.load_ids)) == len(result.load_ids)
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.execute("select load_id from utilityapi._dlt_loads").fetchall()
+    committed = {row[0] for row in rows}
+    assert set(result.load_ids) <= committed
