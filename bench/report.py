@@ -323,6 +323,33 @@ def _transform_figures(back: list[dict[str, Any]]) -> list[Figure]:
             lambda v: v <= 3,
         ),
     ]
+    if all("transform_models_seconds" in x for x in done):
+        figs += [
+            Figure(
+                "transform_models_seconds",
+                "5 · of the build: the models' SQL",
+                [x["transform_models_seconds"] for x in done],
+                "s",
+            ),
+            Figure(
+                "transform_tests_seconds",
+                "5 · of the build: the dbt tests",
+                [x["transform_tests_seconds"] for x in done],
+                "s",
+            ),
+            Figure(
+                "transform_dbt_fixed_seconds",
+                "5 · of the build: dbt's fixed cost (process, parse, per-node)",
+                [x["transform_dbt_fixed_seconds"] for x in done],
+                "s",
+            ),
+            Figure(
+                "transform_models_ratio",
+                "5 · models' SQL ÷ copy",
+                [x["transform_models_seconds"] / x["ctas_seconds"] for x in done],
+                "×",
+            ),
+        ]
     if inc:
         figs += [
             Figure(

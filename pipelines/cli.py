@@ -48,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_collect(commands)
     _add_webhooks(commands)
     _add_events(commands)
+    _add_report(commands)
+    _add_query(commands)
     add_sandbox_subcommands(commands)
     return parser
 
@@ -232,7 +234,116 @@ def _add_events(commands: Any) -> None:
     )
     arguments.add_api_options(sync)
     arguments.add_target_options(sync)
+    sync.add_argument(
+        "--delivery-target",
+        action="append",
+        metavar="URL",
+        help="a webhook URL of ours, as events show it in delivery_target (repeatable; default: "
+        "[webhooks] target in .dlt/config.toml). Only events for no target or for one of ours "
+        "are marked delivered; copies for other targets are loaded from but left alone",
+    )
     sync.set_defaults(func=cmd_events_sync)
+
+
+def _add_report(commands: Any) -> None:
+    from report import DEFAULT_OUT
+
+    report = commands.add_parser(
+        "report",
+        help="write an HTML report of the loaded data (one file that works offline)",
+        description="Read the analytics tables (read-only) and write one self-contained HTML "
+        "page: the account's meters, coverage and data quality, and per meter its daily usage, "
+        "load shape, coverage calendar, bills against interval data and solar export.",
+    )
+    arguments.add_target_options(report, locking=False)
+    report.add_argument(
+        "--meters",
+        type=arguments.csv_list("meter uids"),
+        help="comma-separated meter uids (default: every meter)",
+    )
+    report.add_argument(
+        "--out",
+        type=_report_path,
+        default=DEFAULT_OUT,
+        metavar="PATH",
+        help=f"the HTML file to write (default {DEFAULT_OUT})",
+    )
+    report.set_defaults(func=cmd_report)
+
+
+def _report_path(value: str) -> Path:
+    path = Path(value)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(
+            f"{value} is a folder; give a file name such as report.html"
+        )
+    return path
+
+
+def _add_query(commands: Any) -> None:
+    from report.query import FORMATS
+
+    query = commands.add_parser(
+        "query",
+        help="run SQL against the warehouse and print the result (read-only for DuckDB)",
+        description="Run one SQL statement against the warehouse and print its rows. Name "
+        "tables with their schema: analytics.meter_daily_usage, utilityapi.meters, ...",
+    )
+    query.add_argument("sql", metavar="SQL", help="the statement to run")
+    arguments.add_target_options(query, locking=False)
+    query.add_argument(
+        "--format", choices=FORMATS, default="table", help="output format (default table)"
+    )
+    query.set_defaults(func=cmd_query)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from report import build_report, open_warehouse, write_report
+
+    target = _target(args)
+    try:
+        with open_warehouse(target) as warehouse:
+            page, account = build_report(
+                warehouse, raw_schema=target.dataset, source=target.label, meter_uids=args.meters
+            )
+    except Exception as exc:  # noqa: BLE001 - mapped to a message and exit status
+        return _reading_failure(exc, "report")
+    written = write_report(page, account, args.out)
+    print(
+        f"Report of {written.meters} meter(s), {written.meters_with_data} with interval data, "
+        f"written to {written.path} ({written.bytes / 1e6:.1f} MB; opens offline in any browser)."
+    )
+    return Outcome.OK.exit_code
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    from report import open_warehouse
+    from report.query import format_result
+
+    target = _target(args)
+    try:
+        with open_warehouse(target) as warehouse:
+            result = warehouse.query(args.sql)
+    except Exception as exc:  # noqa: BLE001 - mapped to a message and exit status
+        return _reading_failure(exc, "query")
+    sys.stdout.write(format_result(result, args.format))
+    return Outcome.OK.exit_code
+
+
+def _reading_failure(exc: Exception, what: str) -> int:
+    """Exit status and message of a report or query that could not read the warehouse."""
+    from report import QueryFailed, UnknownMeters, WarehouseBusy, WarehouseError
+
+    if isinstance(exc, UnknownMeters) or (isinstance(exc, QueryFailed) and what == "query"):
+        _err(str(exc))
+        return Outcome.USAGE.exit_code
+    if isinstance(exc, WarehouseBusy):
+        _err(str(exc))
+        return Outcome.LOCKED.exit_code
+    if isinstance(exc, WarehouseError):
+        _err(f"{what} failed: {exc}")
+        return Outcome.FAILED.exit_code
+    raise exc
 
 
 def cmd_load(args: argparse.Namespace) -> int:
@@ -363,6 +474,7 @@ def cmd_transform(args: argparse.Namespace) -> int:
     from transforms import run
 
     from .lock import writer_lock
+    from .pipeline import describe_failure, make_pipeline
     from .summary import format_transform
 
     target = _target(args)
@@ -371,12 +483,12 @@ def cmd_transform(args: argparse.Namespace) -> int:
         return Outcome.FAILED.exit_code
     with writer_lock(target.lock_path, target.label, wait_seconds=args.wait):
         try:
-            summary = run(target.db_path, full_refresh=args.full_refresh)
+            result = run(make_pipeline(target), full_refresh=args.full_refresh)
         except Exception as exc:  # noqa: BLE001 - reported with its exit status
-            _err(f"transform failed: {exc}")
+            _err(f"transform failed: {describe_failure(exc)}")
             return Outcome.TRANSFORM_FAILED.exit_code
-    print(format_transform(summary))
-    return Outcome.OK.exit_code
+    print(format_transform(result))
+    return Outcome.PARTIAL.exit_code if result.warnings else Outcome.OK.exit_code
 
 
 def cmd_test_submit(args: argparse.Namespace) -> int:
@@ -546,7 +658,9 @@ def cmd_events_sync(args: argparse.Namespace) -> int:
         options = LoadOptions(target=target, source=source, lock_wait_seconds=args.wait)
         try:
             with api_client(args, endpoint) as client:
-                outcome = sync_events(client, EventProcessor(inbox, options))
+                outcome = sync_events(
+                    client, EventProcessor(inbox, options), _delivery_targets(args)
+                )
         except Exception as exc:  # noqa: BLE001 - mapped to an outcome
             status, message = classify_failure(exc)
             _err(f"events sync failed: {message}")
@@ -561,6 +675,11 @@ def cmd_events_sync(args: argparse.Namespace) -> int:
             f"Loaded: {', '.join(f'{t} {n:,}' for t, n in sorted(rows.items())) or 'nothing new'}"
         )
     print(f"Marked {outcome.marked_delivered} event(s) delivered at UtilityAPI.")
+    if outcome.left_for_other_targets:
+        print(
+            f"Left {outcome.left_for_other_targets} event(s) for other delivery targets "
+            "undelivered (loaded from, not marked; --delivery-target names ours)."
+        )
     return result.outcome.exit_code if result is not None else 0
 
 
@@ -645,6 +764,21 @@ def _target(args: argparse.Namespace) -> Any:
     if target.problem():
         raise UsageError(target.problem())
     return target
+
+
+def _delivery_targets(args: argparse.Namespace) -> list[str]:
+    """Our webhook URLs: --delivery-target, else `[webhooks] target` (a string or a list)."""
+    if args.delivery_target:
+        return list(args.delivery_target)
+    import dlt
+
+    try:
+        value = dlt.config.get("webhooks.target")
+    except Exception:  # noqa: BLE001
+        return []
+    if isinstance(value, str):
+        return [t for t in value.split(",") if t.strip()]
+    return [str(t) for t in value or []]
 
 
 def _secret(key: str) -> str | None:

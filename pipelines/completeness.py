@@ -21,13 +21,15 @@ from sources.utilityapi.records import to_instant
 
 TABLE = "meter_completeness"
 RESOURCE_OF = {"bills": "bills", "intervals": "interval_readings"}
+# Durations from epoch seconds: a difference of wall-clock timestamps would put the readings
+# that straddle a DST change in another duration (sqlglot turns date_diff into that on Postgres).
 READING_STARTS = """
-select meter_uid, date_diff('second', start_at, end_at) as seconds,
+select meter_uid, epoch(end_at) - epoch(start_at) as seconds,
     count(distinct start_at) as starts, min(start_at) as first_start_at,
     max(end_at) as last_end_at
 from interval_readings
 where meter_uid in ({uids})
-group by meter_uid, date_diff('second', start_at, end_at)
+group by meter_uid, epoch(end_at) - epoch(start_at)
 """
 BILLS = """
 select meter_uid, count(distinct uid) as bills, min(bill_start_at) as first_start_at,

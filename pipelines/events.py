@@ -284,25 +284,46 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+def is_for_us(event: Mapping[str, Any], delivery_targets: Iterable[str]) -> bool:
+    """Whether an event is ours to mark delivered: addressed to no delivery target (the
+    account has no webhook), or to one of ours. UtilityAPI makes one copy of an event per
+    delivery target, and marking another target's copy delivered may stop its retries there."""
+    target = event.get("delivery_target")
+    if target is None or (isinstance(target, str) and not target.strip()):
+        return True
+    return isinstance(target, str) and target.strip() in {t.strip() for t in delivery_targets}
+
+
 @dataclass
 class SyncOutcome:
     fetched: int
     new: int
     processed: ProcessOutcome | None
     marked_delivered: int
+    # Handled (their meters loaded) but left undelivered: copies for another delivery target.
+    left_for_other_targets: int = 0
 
 
-def sync_events(client: Any, processor: EventProcessor) -> SyncOutcome:
-    """Poll undelivered events, load what they name, then mark them delivered at UtilityAPI.
+def sync_events(
+    client: Any, processor: EventProcessor, delivery_targets: Iterable[str] = ()
+) -> SyncOutcome:
+    """Poll undelivered events, load what they name, then mark ours delivered at UtilityAPI.
 
-    Events are marked delivered only once handled, so a failed load leaves them for next time.
+    Every undelivered event is loaded from (copies of one change for several targets have
+    their own uids but name the same meters; the load folds them, and loading twice is
+    harmless). Only events for no target or one of `delivery_targets` are marked delivered,
+    and only once handled, so a failed load leaves them for next time.
     """
-    fetched: list[dict[str, Any]] = []
+    fetched: dict[str, dict[str, Any]] = {}
     for page in client.pages("events", "events", {"is_delivered": False, "limit": 1000}):
-        fetched.extend(e for e in page if isinstance(e, dict) and e.get("uid") and e.get("type"))
-    new = processor.inbox.add(fetched, "poll", processor.clock.now())
+        for event in page:
+            if isinstance(event, dict) and event.get("uid") and event.get("type"):
+                # an event repeated on a later page (the list moved while we paged) is one
+                fetched.setdefault(str(event["uid"]), event)
+    new = processor.inbox.add(fetched.values(), "poll", processor.clock.now())
     outcome = processor.process(force=True)
-    handled = processor.inbox.processed(str(e["uid"]) for e in fetched)
-    for uid in sorted(handled):
+    handled = processor.inbox.processed(fetched)
+    ours = sorted(uid for uid in handled if is_for_us(fetched[uid], delivery_targets))
+    for uid in ours:
         client.patch(f"events/{uid}", {"is_delivered": True})
-    return SyncOutcome(len(fetched), new, outcome, len(handled))
+    return SyncOutcome(len(fetched), new, outcome, len(ours), len(handled) - len(ours))

@@ -14,11 +14,11 @@ import json
 import os
 import socket
 import sys
-import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from sources.utilityapi.clock import SYSTEM_CLOCK, Clock
 
 POLL_SECONDS = 0.2
 
@@ -48,14 +48,19 @@ def describe_holder(holder: dict[str, Any]) -> str:
 
 @contextlib.contextmanager
 def writer_lock(
-    path: Path, target: str, *, wait_seconds: float = 0.0, command: str | None = None
+    path: Path,
+    target: str,
+    *,
+    wait_seconds: float = 0.0,
+    command: str | None = None,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> Iterator[None]:
     """Hold the writer lock at `path` for the block; wait up to `wait_seconds` for it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        _acquire(fd, path, target, wait_seconds)
-        _write_holder(fd, command)
+        _acquire(fd, path, target, wait_seconds, clock)
+        _write_holder(fd, command, clock)
         try:
             yield
         finally:
@@ -77,25 +82,25 @@ def read_holder(path: Path) -> dict[str, Any]:
     return holder if isinstance(holder, dict) else {}
 
 
-def _acquire(fd: int, path: Path, target: str, wait_seconds: float) -> None:
-    started = time.monotonic()
+def _acquire(fd: int, path: Path, target: str, wait_seconds: float, clock: Clock) -> None:
+    started = clock.monotonic()
     while True:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             return
         except BlockingIOError:
-            waited = time.monotonic() - started
+            waited = clock.monotonic() - started
             if waited >= wait_seconds:
                 raise LockBusy(target, read_holder(path), waited) from None
-            time.sleep(min(POLL_SECONDS, wait_seconds - waited))
+            clock.sleep(min(POLL_SECONDS, wait_seconds - waited))
 
 
-def _write_holder(fd: int, command: str | None) -> None:
+def _write_holder(fd: int, command: str | None, clock: Clock) -> None:
     holder = {
         "pid": os.getpid(),
         "host": socket.gethostname(),
         "command": command or " ".join(["uapi", *_redacted(sys.argv[1:])]),
-        "since": datetime.now(UTC).isoformat(timespec="seconds"),
+        "since": clock.now().isoformat(timespec="seconds"),
     }
     os.ftruncate(fd, 0)
     os.pwrite(fd, json.dumps(holder).encode(), 0)

@@ -163,6 +163,8 @@ class LoadResult:
             return Outcome.TRANSFORM_FAILED
         if self.failure or self.report.shortfalls or self.report.remaining:
             return Outcome.PARTIAL
+        if self.transform is not None and self.transform.warnings:
+            return Outcome.PARTIAL  # e.g. a raw reading held twice: not summed, but reported
         return Outcome.OK
 
 
@@ -602,15 +604,21 @@ def _completed(leftovers: list[str]) -> bool:
 
 
 def _transform(pipeline: Pipeline, options: LoadOptions, result: LoadResult) -> None:
-    """Bring the analytics tables up to date; if that fails, the load stays committed."""
+    """Bring the analytics tables up to date; if that fails, the load stays committed.
+
+    Loads are marked processed only when every model is built, so a failed or killed transform
+    is caught up by the next run.
+    """
     from transforms import run as run_transforms
 
-    target = options.target
-    if not (target.is_duckdb and target.dataset == DEFAULT_DATASET):
-        result.transform_skipped = "the analytics models run on the default DuckDB dataset only"
+    if options.target.destination == "filesystem":
+        result.transform_skipped = (
+            "the filesystem destination has no SQL engine of its own; build the analytics "
+            "tables over its Delta tables with dbt-duckdb (README, Warehouses)"
+        )
         return
     try:
-        result.transform = run_transforms(target.db_path, full_refresh=options.full_refresh)
+        result.transform = run_transforms(pipeline, full_refresh=options.full_refresh)
     except Exception as exc:  # noqa: BLE001 - the load is committed; reported
         logger.error("transform failed after a committed load: %s", exc)
         result.transform_error = describe_failure(exc)

@@ -16,8 +16,8 @@ from sources.utilityapi.notifications import (
     SALT_HEADER,
     SIGNATURE_HEADER,
     MalformedWebhook,
-    is_signed,
     parse_webhook,
+    signed_form,
 )
 
 from .events import EventProcessor, Inbox
@@ -44,20 +44,30 @@ def receiver_app(
     """An ASGI app that accepts signed UtilityAPI webhooks at POST /webhook."""
     if not secret:
         raise ValueError("a webhook secret is required to verify signatures")
+    # Which text UtilityAPI signs is unconfirmed: count each form, and say the first of each.
+    forms: dict[str, int] = {}
 
     async def webhook(request: Request) -> PlainTextResponse | JSONResponse:
         try:
             body = await _read_body(request, max_body_bytes)
         except BodyTooLarge:
             return PlainTextResponse("body too large", status_code=413)
-        if not is_signed(
+        form = signed_form(
             secret,
             request.headers.get(SALT_HEADER),
             request.headers.get(SIGNATURE_HEADER),
             body,
-        ):
+        )
+        if form is None:
             logger.warning("refused a webhook with a missing or wrong signature")
             return PlainTextResponse("bad signature", status_code=401)
+        forms[form] = forms.get(form, 0) + 1
+        logger.log(
+            logging.INFO if forms[form] == 1 else logging.DEBUG,
+            "webhook signature matched the %s body (%s)",
+            form,
+            "as received" if form == "raw" else "re-serialised with 4-space indentation",
+        )
         try:
             events = parse_webhook(body)
         except MalformedWebhook as exc:
@@ -68,7 +78,7 @@ def receiver_app(
         return JSONResponse({"received": len(events), "new": new})
 
     async def health(request: Request) -> JSONResponse:
-        return JSONResponse({"ok": True, **inbox.counts()})
+        return JSONResponse({"ok": True, **inbox.counts(), "signatures": dict(forms)})
 
     return Starlette(
         routes=[

@@ -76,12 +76,14 @@ def _transform_dict(result: LoadResult) -> dict[str, Any] | None:
     if summary is None:
         return {"skipped": result.transform_skipped} if result.transform_skipped else None
     return {
-        "run_id": summary.run_id,
         "mode": summary.mode,
         "reason": summary.reason,
         "seconds": round(summary.seconds, 3),
-        "meters_recomputed": len(summary.meter_days),
-        "rows": {m.name: m.rows_inserted for m in summary.models if m.materialized != "view"},
+        "meters_recomputed": len(summary.scope),
+        "meter_days": summary.meter_days,
+        "models": {m.name: m.status for m in summary.models},
+        "tests_failed": [t.name for t in summary.tests if t.status in ("fail", "error")],
+        "warnings": summary.warnings,
     }
 
 
@@ -261,22 +263,16 @@ def _shortfall_lines(report: dict[str, Any]) -> list[str]:
 
 
 def format_transform(summary: Any) -> str:
-    """What a transform run did: mode, why, what it recomputed and how long each model took."""
-    lines = [
-        f"transform run {summary.run_id}: {summary.mode} ({summary.reason}) "
-        f"in {summary.seconds:.2f}s"
-    ]
-    if summary.meter_days:
-        days = sum((s.to_local_date - s.from_local_date).days + 1 for s in summary.meter_days)
-        lines.append(
-            f"  recomputed {len(summary.meter_days)} meters, {days} meter-days, "
-            f"{summary.bills_in_scope} bills"
-        )
+    """What a transform run did: mode, why, what it recomputed, each model and the warnings."""
+    lines = [f"transform: {summary.mode} ({summary.reason}) in {summary.seconds:.2f}s"]
+    if summary.scope:
+        lines.append(f"  recomputed {len(summary.scope)} meters, {summary.meter_days} meter-days")
     for model in summary.models:
-        if model.materialized != "view":
-            lines.append(
-                f"  {model.name:<24} {model.rows_inserted:>10} rows  {model.seconds:6.2f}s"
-            )
-    for name, why in summary.skipped.items():
-        lines.append(f"  {name:<24} skipped: {why}")
+        rows = "" if model.rows_affected is None else f"{model.rows_affected:>10} rows"
+        lines.append(f"  {model.name:<28} {model.status:<8} {rows:>15} {model.seconds:6.2f}s")
+    if summary.tests:
+        passed = sum(1 for t in summary.tests if t.status == "pass")
+        lines.append(f"  dbt tests: {passed} of {len(summary.tests)} passed")
+    for warning in summary.warnings:
+        lines.append(f"  warning: {warning}")
     return "\n".join(lines)

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
 
 from .localtime import from_us, to_us
 
 
 class SandboxClock:
-    def __init__(self, fixed: datetime | None = None) -> None:
+    """`wall_ns` is the real clock in real-time mode (tests replace it to move time by hand)."""
+
+    def __init__(
+        self, fixed: datetime | None = None, wall_ns: Callable[[], int] = time.time_ns
+    ) -> None:
+        self.wall_ns = wall_ns
         self._lock = threading.Lock()
         self.is_fixed = fixed is not None
         self._fixed_us = to_us(fixed) if fixed is not None else 0
@@ -20,7 +26,7 @@ class SandboxClock:
         with self._lock:
             if self.is_fixed:
                 return self._fixed_us
-            return time.time_ns() // 1000 + self._offset_us
+            return self.wall_ns() // 1000 + self._offset_us
 
     def now(self) -> datetime:
         return from_us(self.now_us())
@@ -31,5 +37,5 @@ class SandboxClock:
             if self.is_fixed:
                 self._fixed_us = max(self._fixed_us, at_us)
             else:
-                real = time.time_ns() // 1000
+                real = self.wall_ns() // 1000
                 self._offset_us = max(self._offset_us, at_us - real)

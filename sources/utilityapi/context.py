@@ -164,15 +164,17 @@ class SourceContext:
     def _list(self, path: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         """Every object of a listing; objects that cannot be trusted are set aside, reported."""
         query = {"limit": settings.MAX_PAGE_SIZE, **params}
-        kept: list[dict[str, Any]] = []
+        kept: dict[str, dict[str, Any]] = {}
         for page in self.client.pages(path, path, query):
             for item in page:
                 problems = _problems(path, item)
                 if problems:
                     self.report.quarantine(path, _label(item), "; ".join(problems))
                     continue
-                kept.append(_normalized(path, item))
-        return kept
+                # An object listed again on a later page (the listing moved while we paged)
+                # is one object: a meter listed twice would be fetched twice.
+                kept.setdefault(str(item["uid"]), _normalized(path, item))
+        return list(kept.values())
 
 
 def _problems(path: str, item: Any) -> list[str]:

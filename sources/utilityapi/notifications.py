@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 
@@ -48,15 +49,43 @@ class MalformedWebhook(ValueError):
     """The body is not an event listing."""
 
 
+SignedForm = Literal["raw", "indented"]
+
+
 def signature(secret: str, salt: str, body: bytes) -> str:
     """Reference §6.3: sha256 hex of `secret.salt.body` (a plain hash, not an HMAC)."""
     return hashlib.sha256(secret.encode() + b"." + salt.encode() + b"." + body).hexdigest()
 
 
-def is_signed(secret: str, salt: str | None, claimed: str | None, body: bytes) -> bool:
+def indented(body: bytes) -> bytes | None:
+    """The body's JSON re-serialised with 4-space indentation (None if it is not JSON).
+
+    The docs' example body is indented this way, and one open-source receiver hashes this text
+    rather than the bytes received; which one UtilityAPI signs is unconfirmed (issue 11).
+    """
+    try:
+        return json.dumps(json.loads(body), indent=4).encode()
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def signed_form(
+    secret: str, salt: str | None, claimed: str | None, body: bytes
+) -> SignedForm | None:
+    """Which text a webhook's signature covers: "raw" (the bytes received) or "indented" (the
+    same JSON indented by 4 spaces); None when it covers neither, or anything is missing.
+
+    Both forms need the secret; each comparison takes constant time.
+    """
     if not secret or not salt or not claimed:
-        return False
-    return hmac.compare_digest(signature(secret, salt, body), claimed.strip().lower())
+        return None
+    wanted = claimed.strip().lower().encode()
+    if hmac.compare_digest(signature(secret, salt, body).encode(), wanted):
+        return "raw"
+    text = indented(body)
+    if text is not None and hmac.compare_digest(signature(secret, salt, text).encode(), wanted):
+        return "indented"
+    return None
 
 
 def parse_webhook(body: bytes) -> list[dict[str, Any]]:

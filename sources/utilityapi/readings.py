@@ -415,5 +415,6 @@ def unique_readings(table: pa.Table) -> pa.Table:
     if table.group_by(keys, use_threads=False).aggregate([]).num_rows == table.num_rows:
         return table
     numbered = table.append_column("_row", pa.array(range(table.num_rows), type=pa.int64()))
-    first = numbered.group_by(keys, use_threads=False).aggregate([("_row", "min")])
-    return table.take(pc.sort_indices(first["_row_min"]))
+    first = numbered.group_by(keys, use_threads=False).aggregate([("_row", "min")])["_row_min"]
+    # the first row of each key, in table order (sort_indices alone gives positions in `first`)
+    return table.take(first.take(pc.sort_indices(first)))

@@ -110,11 +110,20 @@ def test_signature_with_another_secret_is_refused(receiver):
 
 
 @pytest.mark.parametrize(
-    "body", [b"not json", b'{"events": "x"}', b'{"events": [{"type": "ping"}]}']
+    ("body", "why"),
+    [
+        (b"not json", "malformed body: body is not JSON: "),
+        (b'{"events": "x"}', "malformed body: body has no 'events' list"),
+        (b'[{"uid": "e1", "type": "ping"}]', "malformed body: body has no 'events' list"),
+        (b'{"events": [{"type": "ping"}]}', "malformed body: every event needs a uid and a type"),
+        (b'{"events": [{"uid": "e1"}]}', "malformed body: every event needs a uid and a type"),
+        (b'{"events": ["e1"]}', "malformed body: every event needs a uid and a type"),
+    ],
 )
-def test_malformed_bodies_get_400(receiver, body):
+def test_malformed_bodies_get_400_saying_why(receiver, body, why):
     root, inbox, _ = receiver
-    assert post(root, body, signed(body)).status_code == 400
+    response = post(root, body, signed(body))
+    assert response.status_code == 400 and response.text.startswith(why)
     assert inbox.counts()["total"] == 0
 
 
@@ -139,8 +148,18 @@ def test_events_plan_loads_only_what_they_name():
     )
     assert plan.refresh_meters == {"m1"}
     assert plan.backfill_meters == {"m2"}
-    assert set(plan.access) == {"a1"} and plan.access["a1"][0] == "revoked"
+    assert plan.access == {"a1": ("revoked", "4", "2026-06-01T00:00:00.000000+00:00")}
     assert plan.ignored == ["5", "6"]
+    assert plan.authorizations == set() and not plan.is_empty
+
+
+def test_authorization_events_reload_its_meters_and_expiry_marks_them():
+    created = event("1", "authorization_created", None)
+    expired = {**event("2", "authorization_expired", None), "authorization_uid": "a2"}
+    plan = plan_events([created, expired])
+    assert plan.authorizations == {"a1"} and plan.refresh_meters == set()
+    assert plan.access == {"a2": ("expired", "2", "2026-06-01T00:00:00.000000+00:00")}
+    assert plan_events([event("3", "ping", None)]).is_empty
 
 
 class RecordingLoader:

@@ -152,8 +152,12 @@ def test_a_second_run_exits_with_the_lock_status_naming_the_holder_and_a_waiting
     db = tmp_path / "w.duckdb"
     first = Child(uapi(world, db))
     assert first.wait_for("phase: fetching")
-    second = run(uapi(world, db))  # no --wait: exits at once
-    waiting = Child(uapi(world, db, "load", "--wait", str(TIMEOUT)))
+    first.proc.send_signal(signal.SIGSTOP)  # holds the lock for as long as the test needs
+    try:
+        second = run(uapi(world, db))  # no --wait: exits at once
+        waiting = Child(uapi(world, db, "load", "--wait", str(TIMEOUT)))
+    finally:
+        first.proc.send_signal(signal.SIGCONT)
     assert first.finish() == 0, first.stderr
     assert waiting.finish() == 0, waiting.stderr
     assert second.returncode == 75, second.stderr
@@ -346,7 +350,11 @@ def test_json_report_is_alone_on_stdout_and_matches_the_exit_status(world, tmp_p
     locked = tmp_path / "locked.duckdb"
     holder = Child(uapi(world, locked))
     assert holder.wait_for("phase: fetching")
-    busy = run(uapi(world, locked, "load", "--json"))
+    holder.proc.send_signal(signal.SIGSTOP)
+    try:
+        busy = run(uapi(world, locked, "load", "--json"))
+    finally:
+        holder.proc.send_signal(signal.SIGCONT)
     holder.finish()
     report = json.loads(busy.stdout)
     assert (busy.returncode, report["status"], report["exit_code"]) == (75, "locked", 75)
@@ -388,3 +396,24 @@ def test_token_file_and_standard_input(world, tmp_path):
         from_stdin, input=world.token, capture_output=True, text=True, timeout=TIMEOUT
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_on_a_terminal_a_progress_bar_shows_phase_meters_and_counts(tmp_path):
+    import pty
+
+    with Sandbox(small_world(latency_ms=40)) as sb:
+        cmd = uapi(sb, tmp_path / "w.duckdb", "load", "--concurrency", "1")
+        cmd.remove("-v")
+        output = bytearray()
+
+        def read(fd: int) -> bytes:
+            data = os.read(fd, 4096)
+            output.extend(data)
+            return data
+
+        status = pty.spawn(cmd, read)
+    assert os.waitstatus_to_exitcode(status) == 0
+    screen = output.decode(errors="replace")
+    assert "fetching" in screen and "meters" in screen and "requests" in screen
+    assert "━" in screen  # rich's bar
+    assert "Loaded UtilityAPI" in screen

@@ -7,7 +7,7 @@ import time
 import httpx
 import pytest
 
-from sandbox import FaultConfig, Sandbox
+from sandbox import FaultConfig, Sandbox, SandboxConfig
 from sandbox.ratelimit import RateLimiter
 
 from .conftest import client_for, make_config
@@ -47,14 +47,20 @@ def test_burst_over_the_limit_gets_429_then_recovers(
     assert counts[("GET", "/meters", 429)] == 5
 
 
-def test_default_limit_holds_a_real_burst() -> None:
-    with Sandbox(make_config(rate_limit=50.0)) as sb, client_for(sb) as client:
-        started = time.monotonic()
+def test_default_limit_holds_a_burst_of_one_second_then_refills() -> None:
+    default = SandboxConfig.__dataclass_fields__["rate_limit"].default
+    assert default == 50.0  # the documented account limit
+    with Sandbox(make_config(rate_limit=default)) as sb, client_for(sb) as client:
+        clock = FakeMonotonic()
+        sb.runtime.limiter = RateLimiter(sb.runtime.limiter.rate, clock)
         statuses = [client.get("/templates").status_code for _ in range(120)]
-        elapsed = time.monotonic() - started
-        allowed = statuses.count(200)
-        assert statuses.count(429) > 0
-        assert allowed <= 50 + 50 * elapsed + 1
+        assert statuses == [200] * 50 + [429] * 70  # a second's worth, then refused
+        clock.now += 0.5
+        statuses = [client.get("/templates").status_code for _ in range(30)]
+        assert statuses == [200] * 25 + [429] * 5  # refilled at 50/s
+        clock.now += 10.0
+        statuses = [client.get("/templates").status_code for _ in range(60)]
+        assert statuses == [200] * 50 + [429] * 10  # never more than a second's worth
         sb.set_rate_limit(None)
         assert client.get("/templates").status_code == 200
 
@@ -135,11 +141,20 @@ def test_faults_are_reproducible_and_scoped(sandbox: Sandbox, client: httpx.Clie
 
 
 def test_latency_is_added_per_request(sandbox: Sandbox, client: httpx.Client) -> None:
+    delays: list[float] = []
+
+    async def record(seconds: float) -> None:  # the sandbox's sleep, without the waiting
+        delays.append(seconds)
+
+    sandbox.runtime.sleep = record
     sandbox.set_latency(150)
-    started = time.monotonic()
+    sandbox.set_bandwidth(None)
     client.get("/templates")
-    assert time.monotonic() - started >= 0.15
+    client.get("/meters")
+    assert delays == [0.15, 0.15]
     sandbox.set_latency(0)
+    client.get("/templates")
+    assert delays == [0.15, 0.15]
 
 
 def test_request_log_and_guidance_violations(sandbox: Sandbox, client: httpx.Client) -> None:

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import re
-from pathlib import Path
 
 import httpx
-import pytest
 
 from sandbox import Sandbox
-from tests.support.fixtures import FIXTURES
+from tests.support.fixtures import load_fixture
 
 from .conftest import active_meter
 
@@ -25,10 +22,7 @@ EXTRA = {
 
 
 def fixture(name: str) -> object:
-    path = Path(FIXTURES) / name
-    if not path.exists():
-        pytest.skip(f"fixture {name} not available")
-    return json.loads(path.read_text())
+    return load_fixture(name)
 
 
 def test_authorization_keys(shared_sandbox: Sandbox, shared_client: httpx.Client) -> None:

@@ -69,12 +69,20 @@ create table bills as
 with bills as (
     select * from read_json('{path}', format = 'array', columns = {{
         uid: 'varchar', meter_uid: 'varchar', authorization_uid: 'varchar', utility: 'varchar',
-        created: 'varchar', updated: 'varchar', base: 'json'
+        created: 'varchar', updated: 'varchar', base: 'json', notes: 'json', blocks: 'json'
     }})
+),
+noted as (
+    select
+        *,
+        list_sort(list_distinct(list_transform(
+            coalesce(json_extract_string(notes, '$[*].type'), []), lambda t: lower(trim(t))
+        ))) as types
+    from bills
 )
 select
     uid, meter_uid, authorization_uid, utility,
-    created::timestamptz as created, updated::timestamptz as updated,
+    created::timestamptz as created_at, updated::timestamptz as updated_at,
     base ->> 'service_identifier' as service_identifier,
     base ->> 'service_tariff' as service_tariff,
     base ->> 'service_class' as service_class,
@@ -83,6 +91,13 @@ select
     base ->> 'billing_address' as billing_address,
     base ->> 'billing_account' as billing_account,
     base ->> 'bill_total_unit' as bill_total_unit,
+    base -> 'meter_numbers' as meter_numbers,
+    notes,
+    blocks,
+    null::json as other_blocks,
+    array_to_string(types, ',') as note_types,
+    coalesce(list_bool_or(list_transform(types, lambda t: contains(t, 'strange'))), false)
+        as has_strange_note,
     (base ->> 'bill_start_date')::timestamptz as bill_start_at,
     cast(left(base ->> 'bill_start_date', 10) as date) as bill_start_local,
     offset_minutes(base ->> 'bill_start_date') as bill_utc_offset_minutes,
@@ -92,7 +107,7 @@ select
     (base ->> 'bill_total_cost')::double as bill_total_cost,
     (base ->> 'bill_total_volume')::double as bill_total_volume,
     (base ->> 'bill_total_kwh')::double as bill_total_kwh
-from bills
+from noted
 """
 
 
@@ -137,11 +152,25 @@ def test_independent_truth_equals_a_duckdb_load_and_names_every_difference(
     assert compare(
         bill_rows(b for m in meters for b in world.truth.bills(m)), bill_rows(bills), BILLS_KEY
     ).ok
+    # Notes as the docs show them (this short world may have none): both readings must agree.
+    bills[0] = {
+        **bills[0],
+        "notes": [
+            {"type": "estimated", "msg": "m", "ts": bills[0]["created"]},
+            {"type": "bills_strange", "msg": "m", "ts": bills[0]["created"]},
+            {"type": " Estimated", "msg": "m", "ts": bills[0]["created"]},
+        ],
+    }
+    noted = bill_rows(bills[:1])[0]
+    assert (noted["note_types"], noted["has_strange_note"]) == ("bills_strange,estimated", True)
+    plain = bill_rows(bills[1:2])[0]
+    assert (plain["note_types"], plain["has_strange_note"]) == ("", False)
     con = _duckdb(tmp_path, objects, bills)
     result = compare_table(con, "interval_readings", expected, READINGS_KEY)
     assert result.ok, result.summary()
     assert result.actual_rows == len(expected) > 50_000
-    assert compare_table(con, "bills", bill_rows(bills), BILLS_KEY).ok
+    bills_result = compare_table(con, "bills", bill_rows(bills), BILLS_KEY)
+    assert bills_result.ok, bills_result.summary()
 
     # One of each difference a broken load could make, and nothing else reported.
     gas = next(r for r in expected if r["unit"] == "therms")

@@ -13,10 +13,22 @@ import pytest
 
 from pipelines.pipeline import LoadOptions, Target, make_pipeline, run_load
 from sandbox import FaultConfig, Sandbox, SandboxConfig
-from sources.utilityapi.readings import readings_table
 from sources.utilityapi.records import is_not_activated
 from tests.support.clock import FakeClock
 from tests.support.loads import sandbox_options
+from tests.support.truth import (
+    BILL_CHILD_KEY,
+    BILL_CHILDREN,
+    BILL_COLUMNS,
+    BILLS_KEY,
+    READING_COLUMNS,
+    READINGS_KEY,
+    bill_child_relation,
+    bill_child_rows,
+    bill_rows,
+    compare_table,
+    interval_rows,
+)
 
 NOW = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
 READING_KEY = "interval_uid, start_at, type, meter_number"
@@ -32,14 +44,20 @@ def options(sb: Sandbox, db: Path, clock: FakeClock, **source) -> LoadOptions:
     return sandbox_options(sb, db, clock, **source)
 
 
-def truth_readings(sb: Sandbox) -> pa.Table:
-    objects = [
-        interval
-        for meter in sb.truth.meters()
-        if not is_not_activated(meter)
-        for interval in sb.truth.intervals(meter["uid"], allow_mixed=True)
-    ]
-    return readings_table(objects)
+def truth_objects(sb: Sandbox) -> list[dict]:
+    """Every Interval object the sandbox has published (the raw table keeps all of them)."""
+    return [o for m in sb.truth.meters() for o in sb.truth.intervals(m["uid"], allow_mixed=True)]
+
+
+def truth_bills(sb: Sandbox) -> list[dict]:
+    return [b for m in sb.truth.meters() for b in sb.truth.bills(m["uid"])]
+
+
+DLT_COLUMNS = {"_dlt_load_id", "_dlt_id"}
+
+
+def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
+    return {row[0] for row in con.execute(f"describe utilityapi.{table}").fetchall()}
 
 
 def loaded_readings(db: Path) -> pa.Table:
@@ -50,24 +68,31 @@ def loaded_readings(db: Path) -> pa.Table:
 
 
 def assert_readings_match_truth(sb: Sandbox, db: Path) -> None:
-    truth = truth_readings(sb)
-    with duckdb.connect(str(db)) as con:
-        con.register("truth", truth)
-        missing = con.execute(
-            f"select count(*) from (select {READING_KEY}, value from truth "
-            f"except select {READING_KEY}, value from utilityapi.interval_readings)"
-        ).fetchone()[0]
-        extra = con.execute(
-            f"select count(*) from (select {READING_KEY}, value from utilityapi.interval_readings "
-            f"except select {READING_KEY}, value from truth)"
-        ).fetchone()[0]
-        duplicated = con.execute(
-            f"select count(*) from (select {READING_KEY} from utilityapi.interval_readings "
-            f"group by all having count(*) > 1)"
-        ).fetchone()[0]
-        total = con.execute("select count(*) from utilityapi.interval_readings").fetchone()[0]
-    assert (missing, extra, duplicated) == (0, 0, 0)
-    assert total == truth.num_rows > 0
+    """interval_readings holds exactly the independent truth's rows, every column equal."""
+    expected = interval_rows(truth_objects(sb))
+    with duckdb.connect(str(db), read_only=True) as con:
+        # A column the truth does not know would go unchecked: the truth must grow with it.
+        assert table_columns(con, "interval_readings") == {*READING_COLUMNS, "_dlt_load_id"}
+        result = compare_table(con, "utilityapi.interval_readings", expected, READINGS_KEY)
+    assert result.ok, result.summary()
+    assert result.actual_rows == len(expected) > 0
+
+
+def assert_bills_match_truth(sb: Sandbox, db: Path) -> None:
+    """bills and its child tables hold exactly the independent truth's rows, every column."""
+    bills = truth_bills(sb)
+    assert bills
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert table_columns(con, "bills") == {*BILL_COLUMNS, *DLT_COLUMNS}
+        result = compare_table(con, "utilityapi.bills", bill_rows(bills), BILLS_KEY)
+        assert result.ok, result.summary()
+        assert result.actual_rows == len(bills)
+        for child in BILL_CHILDREN:
+            expected = bill_child_rows(bills, child)
+            relation = bill_child_relation("utilityapi", child)
+            result = compare_table(con, relation, expected, BILL_CHILD_KEY)
+            assert result.ok, f"bills__{child}: {result.summary()}"
+            assert result.actual_rows == len(expected) > 0
 
 
 def requests_for(sb: Sandbox, path: str) -> list:
@@ -84,18 +109,12 @@ def test_first_run_loads_exactly_what_the_sandbox_holds(sb, tmp_path):
     db = tmp_path / "w.duckdb"
     result = run_load(options(sb, db, FakeClock(NOW)))
     assert_readings_match_truth(sb, db)
+    assert_bills_match_truth(sb, db)
     with duckdb.connect(str(db), read_only=True) as con:
-        bills = dict(con.execute("select uid, bill_total_volume from utilityapi.bills").fetchall())
         meters = con.execute("select count(*) from utilityapi.meters").fetchone()[0]
         max_units = con.execute(
             "select distinct unit from utilityapi.interval_readings where type = 'max'"
         ).fetchall()
-    truth_bills = {
-        b["uid"]: b["base"]["bill_total_volume"]
-        for m in sb.truth.meters()
-        for b in sb.truth.bills(m["uid"])
-    }
-    assert bills == truth_bills and bills
     assert meters == len(sb.truth.meters())
     assert max_units == [("kw",)]
     not_activated = {m["uid"] for m in sb.truth.meters() if is_not_activated(m)}
@@ -148,6 +167,7 @@ def test_after_the_clock_moves_only_changed_meters_are_asked(sb, tmp_path):
     assert asked == {uid for uid in changed if meters_before[uid][0] != sb_count(sb, uid)}
     assert loaded_readings(db).num_rows > count_before
     assert_readings_match_truth(sb, db)
+    assert_bills_match_truth(sb, db)
 
 
 def sb_count(sb: Sandbox, meter_uid: str) -> int:

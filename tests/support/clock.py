@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 
 class FakeClock:
-    def __init__(self, now: datetime | None = None) -> None:
-        self._mono = 1000.0
+    def __init__(self, now: datetime | None = None, monotonic: float = 1000.0) -> None:
+        self._mono = monotonic
         self._now = now or datetime(2026, 6, 1, tzinfo=UTC)
         self._lock = threading.Lock()
         self.sleeps: list[float] = []

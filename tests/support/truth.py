@@ -12,6 +12,7 @@ duplicated in a warehouse table and, column by column, what differs.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +41,8 @@ READINGS_KEY = ("interval_uid", "start_at", "type", "meter_number")
 # One row per reading start, type and meter number of a meter, whichever object carried it.
 RESOLVED_KEY = ("meter_uid", "start_at", "end_at", "type", "meter_number")
 
+# The bill's base block, lifted to columns: local dates become instants (+ local date and the
+# start's offset), totals numbers; every other base attribute is kept as sent.
 BILL_BASE_TEXT = (
     "service_identifier",
     "service_tariff",
@@ -51,14 +54,24 @@ BILL_BASE_TEXT = (
     "bill_total_unit",
 )
 BILL_NUMBERS = ("bill_total_cost", "bill_total_volume", "bill_total_kwh")
+BILL_DATES = ("bill_start_date", "bill_end_date", "bill_statement_date")
+# Lists kept whole in JSON columns; other nested blocks (tou, demand, suppliers…) go to
+# `other_blocks`; these three become child tables.
+BILL_JSON = ("notes", "blocks")
+BILL_CHILDREN = ("line_items", "tiers", "sources")
 BILL_COLUMNS = (
     "uid",
     "meter_uid",
     "authorization_uid",
     "utility",
-    "created",
-    "updated",
+    "created_at",
+    "updated_at",
     *BILL_BASE_TEXT,
+    "meter_numbers",
+    *BILL_JSON,
+    "other_blocks",
+    "note_types",
+    "has_strange_note",
     "bill_start_at",
     "bill_start_local",
     "bill_utc_offset_minutes",
@@ -68,6 +81,8 @@ BILL_COLUMNS = (
     *BILL_NUMBERS,
 )
 BILLS_KEY = ("uid",)
+# Child tables of bills: one row per element of the bill's list, in the order sent.
+BILL_CHILD_KEY = ("bill_uid", "position")
 
 
 # --- fetching the JSON --------------------------------------------------------------------------
@@ -161,20 +176,35 @@ def _rank(row: Mapping[str, Any]) -> tuple[datetime, str]:
 
 
 def bill_rows(bills: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """bills rows: identity, base attributes and totals, dates as UTC instants plus the local
-    date and offset of the bill's start and end."""
+    """bills rows: identity, `created_at`/`updated_at`, the base block lifted (dates as UTC
+    instants plus the local date, and the start's offset), totals as numbers, notes and blocks
+    as JSON, what the notes say (`note_types`, `has_strange_note`) and any other nested block
+    in `other_blocks`."""
     rows = []
     for bill in bills:
-        base = bill.get("base") or {}
+        base = dict(bill.get("base") or {})
         start, end = base.get("bill_start_date"), base.get("bill_end_date")
+        other = {
+            k: v
+            for k, v in bill.items()
+            if isinstance(v, dict | list) and k not in ("base", *BILL_JSON, *BILL_CHILDREN)
+        }
         row: dict[str, Any] = {
             "uid": str(bill["uid"]),
             "meter_uid": str(bill["meter_uid"]),
             "authorization_uid": bill.get("authorization_uid"),
             "utility": bill.get("utility"),
-            "created": instant(bill.get("created")),
-            "updated": instant(bill.get("updated")),
-            **{name: base.get(name) for name in BILL_BASE_TEXT},
+            "created_at": instant(bill.get("created")),
+            "updated_at": instant(bill.get("updated")),
+            **dict.fromkeys((*BILL_BASE_TEXT, "meter_numbers")),
+            **{
+                name: value
+                for name, value in base.items()
+                if name not in BILL_DATES and name not in BILL_NUMBERS
+            },
+            **{name: bill.get(name) for name in BILL_JSON},
+            "other_blocks": other or None,
+            **_note_columns(bill.get("notes")),
             "bill_start_at": instant(start),
             "bill_start_local": _local_date(start),
             "bill_utc_offset_minutes": None if start is None else offset_minutes(start),
@@ -187,6 +217,40 @@ def bill_rows(bills: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
             row[name] = None if value is None else float(value)
         rows.append(row)
     return rows
+
+
+def _note_columns(notes: Any) -> dict[str, Any]:
+    """`note_types`: the distinct note types, lower case, sorted, comma-joined ('' for none);
+    `has_strange_note`: one of them says the data failed a check (`…strange…`)."""
+    types = sorted({str(n["type"]).strip().lower() for n in notes or () if n.get("type")})
+    return {"note_types": ",".join(types), "has_strange_note": any("strange" in t for t in types)}
+
+
+def bill_child_rows(bills: Iterable[Mapping[str, Any]], child: str) -> list[dict[str, Any]]:
+    """Rows of a bill's child table (`line_items`, `tiers`, `sources`): every key of each
+    element, `start`/`end` as UTC instants `start_at`/`end_at`, amounts as numbers."""
+    rows = []
+    for bill in bills:
+        for position, item in enumerate(bill.get(child) or ()):
+            row: dict[str, Any] = {"bill_uid": str(bill["uid"]), "position": position}
+            for name, value in item.items():
+                if name in ("start", "end"):
+                    row[f"{name}_at"] = instant(value)
+                elif name in ("cost", "volume", "rate") and value is not None:
+                    row[name] = float(value)
+                else:
+                    row[name] = value
+            rows.append(row)
+    return rows
+
+
+def bill_child_relation(schema: str, child: str) -> str:
+    """A query over a dlt child table of bills with BILL_CHILD_KEY, for `compare_table`."""
+    return (
+        f"(select parent.uid as bill_uid, child._dlt_list_idx as position, child.* "
+        f"from {schema}.bills__{child} as child "
+        f"join {schema}.bills as parent on child._dlt_parent_id = parent._dlt_id)"
+    )
 
 
 def _local_date(text: str | None) -> date | None:
@@ -303,14 +367,20 @@ def _norm(value: Any) -> Any:
 
 
 def table_rows(con: Any, relation: str, columns: Sequence[str] | None = None) -> Iterator[dict]:
-    """Rows of a DuckDB table or view (or a parenthesised query) as dicts, with UTC timestamps."""
+    """Rows of a DuckDB table or view (or a parenthesised query) as dicts, with UTC timestamps
+    and JSON columns decoded."""
     con.execute("set TimeZone = 'UTC'")
     selected = "*" if columns is None else ", ".join(f'"{c}"' for c in columns)
     cursor = con.execute(f"select {selected} from {relation}")
     names = [d[0] for d in cursor.description]
+    json_columns = {d[0] for d in cursor.description if str(d[1]) == "JSON"}
     while batch := cursor.fetchmany(10_000):
         for values in batch:
-            yield dict(zip(names, values, strict=True))
+            row = dict(zip(names, values, strict=True))
+            for name in json_columns:
+                if isinstance(row[name], str):
+                    row[name] = json.loads(row[name])
+            yield row
 
 
 def compare_table(

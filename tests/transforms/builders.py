@@ -1,5 +1,6 @@
 """API-shaped Interval and Bill objects for transform tests, and a loader that writes them the
-way `uapi load` does: dlt, merge on the contract keys, `_dlt_load_id` on every row."""
+way `uapi load` does: dlt, merge on the contract keys, `_dlt_load_id` on every row, the raw
+tables of the source's contract (interval_readings, interval_objects, bills, meters)."""
 
 from __future__ import annotations
 
@@ -61,6 +62,7 @@ def interval(
     readings: list[dict[str, Any]],
     updated: datetime = PUBLISHED,
     uid: str | None = None,
+    notes: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """One Interval object: a chunk of readings, latest first, uid `{meter}-{end}-{start}`."""
     ordered = sorted(readings, key=lambda r: datetime.fromisoformat(r["start"]), reverse=True)
@@ -72,7 +74,7 @@ def interval(
         "authorization_uid": f"auth-{meter_uid}",
         "created": iso(updated - timedelta(hours=1)),
         "updated": iso(updated),
-        "notes": [],
+        "notes": notes or [],
         "utility": "PG&E",
         "blocks": ["base", "sources", "readings"],
         "base": {"meter_numbers": [], "qualities": ["revenue"]},
@@ -145,7 +147,7 @@ def bill(
     end: datetime,
     volume: float | None,
     unit: str = "kwh",
-    estimated: bool = False,
+    note_types: str = "",
     uid: str | None = None,
 ) -> dict[str, Any]:
     """A Bill flattened the way the loader writes `utilityapi.bills` (base block fields)."""
@@ -163,13 +165,40 @@ def bill(
         "bill_total_volume": volume,
         "bill_total_unit": unit,
         "bill_total_kwh": volume if unit == "kwh" else None,
-        "note_types": "strange" if estimated else "",
-        "has_strange_note": estimated,
+        "note_types": note_types,
+        "has_strange_note": "strange" in note_types,
         "service_class": "gas" if unit == "therms" else "res-electric",
     }
 
 
+def meter(uid: str, utility: str) -> dict[str, Any]:
+    """A Meter as the loader writes `utilityapi.meters` (the columns the transforms read)."""
+    return {"uid": uid, "authorization_uid": f"auth-{uid}", "utility": utility}
+
+
+def interval_object_row(obj: dict[str, Any]) -> dict[str, Any]:
+    """The row `utilityapi.interval_objects` holds for an Interval object."""
+    starts = [datetime.fromisoformat(r["start"]) for r in obj["readings"]]
+    ends = [datetime.fromisoformat(r["end"]) for r in obj["readings"]]
+    types = sorted({note["type"] for note in obj["notes"]})
+    return {
+        "uid": obj["uid"],
+        "meter_uid": obj["meter_uid"],
+        "authorization_uid": obj["authorization_uid"],
+        "created_at": obj["created"],
+        "updated_at": obj["updated"],
+        "notes": obj["notes"],
+        "note_types": ",".join(types),
+        "qualities": obj["base"]["qualities"],
+        "reading_count": len(obj["readings"]),
+        "first_start_at": iso(min(starts).astimezone(UTC)),
+        "last_end_at": iso(max(ends).astimezone(UTC)),
+    }
+
+
 BILL_COLUMNS: dict[str, dict[str, Any]] = {
+    "created_at": {"data_type": "timestamp"},
+    "updated_at": {"data_type": "timestamp"},
     "bill_start_at": {"data_type": "timestamp"},
     "bill_end_at": {"data_type": "timestamp"},
     "bill_statement_at": {"data_type": "timestamp"},
@@ -177,19 +206,36 @@ BILL_COLUMNS: dict[str, dict[str, Any]] = {
     "bill_total_volume": {"data_type": "double"},
     "bill_total_unit": {"data_type": "text"},
     "bill_total_kwh": {"data_type": "double"},
+    "note_types": {"data_type": "text"},
     "has_strange_note": {"data_type": "bool"},
+}
+
+OBJECT_COLUMNS: dict[str, dict[str, Any]] = {
+    "created_at": {"data_type": "timestamp"},
     "updated_at": {"data_type": "timestamp"},
+    "notes": {"data_type": "json"},
+    "note_types": {"data_type": "text"},
+    "qualities": {"data_type": "json"},
+    "first_start_at": {"data_type": "timestamp"},
+    "last_end_at": {"data_type": "timestamp"},
 }
 
 
 class RawLoader:
-    """Loads Interval objects and bills into `utilityapi.*` of a DuckDB file with dlt."""
+    """Loads Interval objects, bills and meters into `utilityapi.*` with dlt (DuckDB unless
+    another destination is given)."""
 
-    def __init__(self, db_path: Path, pipelines_dir: Path) -> None:
+    def __init__(
+        self,
+        db_path: Path | None,
+        pipelines_dir: Path,
+        destination: Any = None,
+        pipeline_name: str = "transform_tests",
+    ) -> None:
         self.db_path = db_path
         self.pipeline = dlt.pipeline(
-            pipeline_name="transform_tests",
-            destination=dlt.destinations.duckdb(str(db_path)),
+            pipeline_name=pipeline_name,
+            destination=destination or dlt.destinations.duckdb(str(db_path)),
             dataset_name="utilityapi",
             pipelines_dir=str(pipelines_dir),
         )
@@ -198,9 +244,12 @@ class RawLoader:
         self,
         intervals: Iterable[dict[str, Any]] = (),
         bills: Iterable[dict[str, Any]] = (),
+        meters: Iterable[dict[str, Any]] = (),
+        with_objects: bool = True,
     ) -> None:
-        table = readings_table(list(intervals))
-        bill_rows = list(bills)
+        objects = list(intervals)
+        table = readings_table(objects)
+        bill_rows, meter_rows = list(bills), list(meters)
         resources = []
         if table.num_rows:
             resources.append(
@@ -209,6 +258,16 @@ class RawLoader:
                     name="interval_readings",
                     write_disposition="merge",
                     primary_key=["interval_uid", "start_at", "type", "meter_number"],
+                )
+            )
+        if objects and with_objects:
+            resources.append(
+                dlt.resource(
+                    [interval_object_row(obj) for obj in objects],
+                    name="interval_objects",
+                    write_disposition="merge",
+                    primary_key="uid",
+                    columns=OBJECT_COLUMNS,
                 )
             )
         if bill_rows:
@@ -221,8 +280,23 @@ class RawLoader:
                     columns=BILL_COLUMNS,
                 )
             )
+        if meter_rows:
+            resources.append(
+                dlt.resource(
+                    meter_rows, name="meters", write_disposition="merge", primary_key="uid"
+                )
+            )
         with _dlt_load_id_on_arrow_rows():
             self.pipeline.run(resources)
+
+    def append_copies(self, intervals: Iterable[dict[str, Any]]) -> None:
+        """Load these objects' readings once more *without* merging: raw duplicates, as a
+        replayed package or an append-only destination leaves them."""
+        table = readings_table(list(intervals))
+        with _dlt_load_id_on_arrow_rows():
+            self.pipeline.run(
+                dlt.resource([table], name="interval_readings", write_disposition="append")
+            )
 
 
 @contextmanager

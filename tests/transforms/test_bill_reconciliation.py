@@ -40,9 +40,10 @@ def test_gas_bill_compares_therms_with_therms(world_conn, rows) -> None:
     assert bill["is_interval_complete"] and bill["slots_spread"] == bill["slots_expected"]
 
 
-def test_estimated_bill_shows_its_difference(world_conn, rows) -> None:
+def test_bill_with_a_strange_note_shows_its_difference(world_conn, rows) -> None:
     bill = _bill(world_conn, rows, world.RESIDENTIAL)
-    assert bill["is_estimated"]
+    assert (bill["note_types"], bill["has_strange_note"]) == ("bill_strange,estimated", True)
+    assert _bill(world_conn, rows, world.GAS)["has_strange_note"] is False
     assert bill["quantity_difference_ratio"] == pytest.approx(1 / 1.03 - 1, abs=1e-4)
     assert bill["slots_expected"] == 5 * 96 + 4  # includes the 25-hour fall-back day
 

@@ -3,61 +3,45 @@ when nothing is new."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-from pathlib import Path
+from datetime import date, datetime, timedelta
 
 import duckdb
 import pytest
 
 import transforms
 from tests.transforms import world
-from tests.transforms.builders import RawLoader
-from transforms.project import load_models
-from transforms.runner import RUN_ID_COLUMN
-
-TABLES = [m for m in load_models() if m.materialized == "incremental"]
-
-
-def snapshot(db: Path | duckdb.DuckDBPyConnection, with_run_ids: bool = False) -> dict:
-    """Every analytics table as sorted rows, floats rounded past summation-order noise."""
-    conn = duckdb.connect(str(db), read_only=True) if isinstance(db, Path) else db
-    tables = {}
-    for model in TABLES:
-        columns = "*" if with_run_ids else f"* exclude ({RUN_ID_COLUMN})"
-        cursor = conn.execute(f"select {columns} from {model.relation}")
-        tables[model.name] = sorted((_comparable(row) for row in cursor.fetchall()), key=repr)
-    if isinstance(db, Path):
-        conn.close()
-    return tables
+from tests.transforms.builders import (
+    LOS_ANGELES,
+    PUBLISHED,
+    RawLoader,
+    interval,
+    net_kwh,
+    reading,
+    series,
+)
+from tests.transforms.snapshots import MARTS, METER_DAY_MODELS, rounded, table, tables
 
 
-def _comparable(row: tuple) -> tuple:
-    return tuple(
-        round(v, 9)
-        if isinstance(v, float)
-        else v.astimezone(UTC)
-        if isinstance(v, datetime) and v.tzinfo
-        else v
-        for v in row
-    )
+def comparable(loader: RawLoader) -> dict[str, list[dict]]:
+    return {name: rounded(rows) for name, rows in tables(loader.pipeline).items()}
 
 
 @pytest.fixture
 def loaded(loader: RawLoader) -> RawLoader:
-    loader.load(world.initial_intervals(), world.initial_bills())
-    first = transforms.run(loader.db_path)
+    loader.load(world.initial_intervals(), world.initial_bills(), world.initial_meters())
+    first = transforms.run(loader.pipeline)
     assert (first.mode, first.reason) == ("full", "first run")
     return loader
 
 
 def test_incremental_run_recomputes_only_what_the_load_touched(loaded: RawLoader) -> None:
-    before = snapshot(loaded.db_path, with_run_ids=True)
+    before = comparable(loaded)
     loaded.load(world.second_load_intervals(), world.second_load_bills())
 
-    summary = transforms.run(loaded.db_path)
+    result = transforms.run(loaded.pipeline)
 
-    assert summary.mode == "incremental"
-    scope = {s.meter_uid: (s.from_local_date, s.to_local_date) for s in summary.meter_days}
+    assert result.mode == "incremental"
+    scope = {s.meter_uid: (s.from_local_date, s.to_local_date) for s in result.scope}
     assert scope == {
         # a new day, Mar 16, after days without data: Mar 13-15 become gap rows
         world.COMMERCIAL: (date(2024, 3, 12), date(2024, 3, 17)),
@@ -66,37 +50,40 @@ def test_incremental_run_recomputes_only_what_the_load_touched(loaded: RawLoader
         # backfill of May 29: the gap to the known Jun 1 is filled with gap rows
         world.SOLAR: (date(2024, 5, 27), date(2024, 6, 1)),
     }
-    after = snapshot(loaded.db_path, with_run_ids=True)
-    for model in TABLES:
-        rewritten = [r for r in after[model.name] if r[-1] == summary.run_id]
-        kept = [r for r in after[model.name] if r[-1] != summary.run_id]
-        assert rewritten, model.name
-        assert set(kept) <= set(before[model.name]), model.name
-        if model.scope == "meter_days":
-            columns = _columns(loaded.db_path, model.relation)
-            meter, day = columns.index("meter_uid"), columns.index("local_date")
-            for row in rewritten:
-                first, last = scope[row[meter]]
-                assert first <= row[day] <= last, (model.name, row)
-    bills = {r[0] for r in after["bill_reconciliation"] if r[-1] == summary.run_id}
-    assert bills == {
+    assert result.meters_recomputed == sorted(scope)
+    assert result.meter_days == 6 + 6 + 6
+    after = comparable(loaded)
+    for name, day_column in METER_DAY_MODELS.items():
+        old, new = after_set(before[name]), after_set(after[name])
+        changed = (old - new) | (new - old)
+        assert changed, name
+        for row in changed:
+            meter, day = dict(row)["meter_uid"], dict(row)[day_column]
+            assert meter in scope and scope[meter][0] <= day <= scope[meter][1], (name, row)
+    rewritten_bills = {
+        dict(r)["bill_uid"]
+        for r in after_set(after["bill_reconciliation"]) - after_set(before["bill_reconciliation"])
+    }
+    assert rewritten_bills <= {
         "bill-m-com15-2024-03-08",  # its meter's days were recomputed
         "bill-m-com15-2024-03-12",  # new
         "bill-m-gas-2024-01-13",  # new, though the gas meter had no new readings
     }
-    assert summary.bills_in_scope == 3
+    assert {"bill-m-com15-2024-03-12", "bill-m-gas-2024-01-13"} <= rewritten_bills
 
-    _assert_grains_unique(loaded.db_path)
-    incremental = snapshot(loaded.db_path)
-    rebuilt = transforms.run(loaded.db_path, full_refresh=True)
-    assert rebuilt.mode == "full"
-    assert snapshot(loaded.db_path) == incremental
+    rebuilt = transforms.run(loaded.pipeline, full_refresh=True)
+    assert (rebuilt.mode, rebuilt.reason) == ("full", "full refresh requested")
+    assert comparable(loaded) == after
+
+
+def after_set(rows: list[dict]) -> set[tuple]:
+    return {tuple(sorted(row.items())) for row in rows}
 
 
 def test_incremental_result_matches_the_rules(loaded: RawLoader) -> None:
     """The re-fetched Jan 8 object replaced its earlier rows: doubled values, no leftovers."""
     loaded.load(world.second_load_intervals(), world.second_load_bills())
-    transforms.run(loaded.db_path)
+    transforms.run(loaded.pipeline)
     conn = duckdb.connect(str(loaded.db_path), read_only=True)
     [day] = conn.execute(
         "select kwh, slots_present, slots_expected from analytics.meter_daily_usage "
@@ -120,58 +107,90 @@ def test_incremental_result_matches_the_rules(loaded: RawLoader) -> None:
     conn.close()
 
 
-def test_running_again_without_a_load_changes_nothing(loaded: RawLoader) -> None:
-    before = snapshot(loaded.db_path, with_run_ids=True)
-    summary = transforms.run(loaded.db_path)
-    assert (summary.mode, summary.meter_days, summary.bills_in_scope) == ("noop", [], 0)
-    assert summary.models == []
-    assert snapshot(loaded.db_path, with_run_ids=True) == before
+def test_running_again_without_a_load_is_a_noop(loaded: RawLoader) -> None:
+    before = comparable(loaded)
+    result = transforms.run(loaded.pipeline)
+    assert (result.mode, result.scope, result.models) == ("noop", [], [])
+    assert comparable(loaded) == before
 
     loaded.load(world.second_load_intervals(), world.second_load_bills())
-    transforms.run(loaded.db_path)
-    after_load = snapshot(loaded.db_path, with_run_ids=True)
-    assert transforms.run(loaded.db_path).mode == "noop"
-    assert snapshot(loaded.db_path, with_run_ids=True) == after_load
+    assert transforms.run(loaded.pipeline).mode == "incremental"
+    after_load = comparable(loaded)
+    assert transforms.run(loaded.pipeline).mode == "noop"
+    assert comparable(loaded) == after_load
 
 
-def test_full_rebuild_is_repeatable(loaded: RawLoader) -> None:
-    first = snapshot(loaded.db_path)
-    transforms.run(loaded.db_path, full_refresh=True)
-    assert snapshot(loaded.db_path) == first
+def test_every_load_is_processed_once(loaded: RawLoader) -> None:
+    loaded.load(world.second_load_intervals())
+    transforms.run(loaded.pipeline)
+    processed = table(loaded.pipeline, "int_loads_processed")
+    loads = table(loaded.pipeline, "_dlt_loads", schema="utilityapi")
+    assert sorted(p["load_id"] for p in processed) == sorted(
+        load["load_id"] for load in loads if load["status"] == 0
+    )
 
 
 def test_reloading_the_same_objects_gives_the_same_tables(loaded: RawLoader) -> None:
-    """A load that re-fetches what is already there is new rows to the runner, same result."""
-    before = snapshot(loaded.db_path)
+    """A load that re-fetches what is already there is new rows to the run, same result."""
+    before = comparable(loaded)
     loaded.load([o for o in world.initial_intervals() if o["meter_uid"] == world.GAS])
-    summary = transforms.run(loaded.db_path)
-    assert summary.mode == "incremental" and summary.meters == [world.GAS]
-    assert snapshot(loaded.db_path) == before
+    result = transforms.run(loaded.pipeline)
+    assert result.mode == "incremental" and result.meters_recomputed == [world.GAS]
+    assert comparable(loaded) == before
 
 
-def test_changed_models_force_a_full_rebuild(loaded: RawLoader, tmp_path: Path) -> None:
-    models_dir = tmp_path / "models"
-    for model in load_models():
-        target = models_dir / model.layer / model.path.name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(model.sql + "\n-- an edit\n")
-    summary = transforms.run(loaded.db_path, models_dir=models_dir)
-    assert (summary.mode, summary.reason) == ("full", "models changed since the last run")
+def test_a_meter_whose_zone_becomes_known_is_recomputed_whole(loader: RawLoader) -> None:
+    """Readings first, the meter listing later: every row of the meter gets the zone, as a
+    full rebuild would give it."""
+    loader.load(world.initial_intervals(), world.initial_bills())
+    transforms.run(loader.pipeline)
+    assert {r["time_zone"] for r in table(loader.pipeline, "meter_daily_usage")} == {None}
+    loader.load(meters=world.initial_meters())
+    result = transforms.run(loader.pipeline)
+    assert result.mode == "incremental"
+    assert world.GAS in result.meters_recomputed
+    incremental = comparable(loader)
+    transforms.run(loader.pipeline, full_refresh=True)
+    assert comparable(loader) == incremental
+    zones = {(r["meter_uid"], r["time_zone"]) for r in table(loader.pipeline, "meter_daily_usage")}
+    assert (world.GAS, "America/New_York") in zones
+    assert (world.COMMERCIAL, "America/Los_Angeles") in zones
 
 
-def _assert_grains_unique(db: Path) -> None:
-    conn = duckdb.connect(str(db), read_only=True)
-    for model in TABLES:
-        key = ", ".join(model.unique_key)
-        duplicates = conn.execute(
-            f"select {key} from {model.relation} group by {key} having count(*) > 1"
-        ).fetchall()
-        assert duplicates == [], model.name
-    conn.close()
+def test_all_models_are_compared(loaded: RawLoader) -> None:
+    """The snapshot covers every table the project builds (a new mart joins the checks)."""
+    with loaded.pipeline.sql_client() as client:
+        built = {
+            row[0]
+            for row in client.execute_sql(
+                "select table_name from information_schema.tables "
+                "where table_schema = 'analytics' and table_type = 'BASE TABLE'"
+            )
+        }
+    bookkeeping = {"int_loads_pending", "int_loads_processed", "int_meter_days_in_scope"}
+    seeds = {"utility_time_zones"}
+    assert built - bookkeeping - seeds - {"int_meter_utilities"} == set(MARTS)
 
 
-def _columns(db: Path, relation: str) -> list[str]:
-    conn = duckdb.connect(str(db), read_only=True)
-    names = [d[0] for d in conn.execute(f"select * from {relation} limit 0").description]
-    conn.close()
-    return names
+def test_readings_across_midnight_before_the_scope_are_kept(loader: RawLoader) -> None:
+    """Two-hour readings from 23:00 to 01:00: an incremental run that recomputes a day must
+    still find the reading that started the evening before it."""
+    every_two_hours = [
+        r
+        for r in series(LOS_ANGELES, date(2024, 2, 1), 6, 60, net_kwh())
+        if datetime.fromisoformat(r["start"]).hour % 2 == 1
+    ]
+    readings = [
+        reading(datetime.fromisoformat(r["start"]), 120, r["datapoints"])
+        for r in every_two_hours
+        if not r["start"].startswith("2024-02-06T23")
+    ]
+    first, later = readings[:-12], readings[-12:]  # Feb 6 arrives in a later load
+    loader.load([interval("m-cross", first)])
+    transforms.run(loader.pipeline)
+    loader.load([interval("m-cross", later, updated=PUBLISHED + timedelta(days=1))])
+    result = transforms.run(loader.pipeline)
+    assert result.scope[0].from_local_date == date(2024, 2, 3)
+    incremental = comparable(loader)
+    transforms.run(loader.pipeline, full_refresh=True)
+    assert comparable(loader) == incremental

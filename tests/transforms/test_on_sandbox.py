@@ -9,13 +9,12 @@ import duckdb
 import pytest
 
 import transforms
-from pipelines.pipeline import run_load
+from pipelines.pipeline import Target, make_pipeline, run_load
 from sandbox import Sandbox, SandboxConfig
 from sources.utilityapi.records import is_not_activated
 from tests.support.clock import FakeClock
 from tests.support.loads import sandbox_options
 from tests.transforms.oracle import daily_totals
-from transforms.project import load_models
 
 SPRING = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)  # 100 days back covers 2026-03-08
 FALL = datetime(2025, 11, 20, 12, 0, tzinfo=UTC)  # covers 2025-11-02
@@ -127,15 +126,32 @@ def test_demand_stays_out_of_energy_columns(loaded):
     assert peak_rows > 0
 
 
-def test_every_model_grain_is_unique(loaded):
-    _, db, _ = loaded
-    for model in load_models():
-        key = ", ".join(model.unique_key)
-        duplicates = query(
-            db,
-            f"select count(*) from (select {key} from {model.relation} group by all having count(*) > 1)",
+def test_every_dbt_test_passes(loaded):
+    _, _, result = loaded
+    assert result.transform.tests
+    assert {t.status for t in result.transform.tests} == {"pass"}
+
+
+def test_every_meter_has_a_time_zone_its_offsets_agree_with(loaded):
+    sb, db, _ = loaded
+    zones = dict(
+        (utility, zone)
+        for utility, zone in query(
+            db, "select utility_id, time_zone from analytics.utility_time_zones"
         )
-        assert duplicates == [(0,)], model.name
+    )
+    rows = query(
+        db,
+        "select meter_uid, utility, time_zone, time_zone_status, readings_checked, "
+        "offset_mismatches from analytics.meter_time_zones",
+    )
+    with_readings = {
+        r[0] for r in query(db, "select distinct meter_uid from utilityapi.interval_readings")
+    }
+    assert with_readings and {r[0] for r in rows} >= with_readings
+    for meter, utility, zone, status, checked, mismatches in rows:
+        assert zone == zones[utility] and status == "ok" and mismatches == 0, meter
+        assert checked > 0 or meter not in with_readings, meter
 
 
 def test_incremental_transform_after_a_load_touches_only_changed_meters(tmp_path):
@@ -149,13 +165,12 @@ def test_incremental_transform_after_a_load_touches_only_changed_meters(tmp_path
         changed = {m["uid"] for m in sb.truth.meters() if m["interval_count"] != before[m["uid"]]}
         result = load(sb, db, clock)
     assert result.transform.mode == "incremental"
-    assert set(result.transform.meters) == changed
+    assert set(result.transform.meters_recomputed) == changed
     incremental = query(
         db,
         "select meter_uid, channel, local_date, kwh, slots_present from analytics.meter_daily_usage order by all",
     )
-    with duckdb.connect(str(db)) as con:
-        transforms.run(con, full_refresh=True)
+    transforms.run(make_pipeline(Target(db_path=db)), full_refresh=True)
     rebuilt = query(
         db,
         "select meter_uid, channel, local_date, kwh, slots_present from analytics.meter_daily_usage order by all",

@@ -1,4 +1,5 @@
-"""Odd raw data: what the models leave out, and what they do with tables that are not there."""
+"""Odd raw data: what the models leave out, what they do with tables that are not there yet,
+and the dbt tests that fail loudly on data that would make numbers wrong."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from tests.transforms.builders import (
     reading,
     series,
 )
-from tests.transforms.test_incremental import snapshot
+from tests.transforms.conftest import fetch
+from tests.transforms.snapshots import rounded, table, tables
 
 ODD = "m-odd"
 
@@ -40,11 +42,11 @@ def _odd_readings() -> list[dict]:
     ]
 
 
-def test_unusable_datapoints_are_left_out(loader: RawLoader, rows) -> None:
+def test_unusable_datapoints_are_left_out(loader: RawLoader) -> None:
     loader.load([interval(ODD, _odd_readings())])
-    transforms.run(loader.db_path)
+    transforms.run(loader.pipeline)
     conn = duckdb.connect(str(loader.db_path), read_only=True)
-    reasons = rows(
+    reasons = fetch(
         conn,
         "select exclusion_reason, count(*) as n from analytics.stg_interval_readings "
         "where exclusion_reason is not null group by all order by all",
@@ -55,7 +57,7 @@ def test_unusable_datapoints_are_left_out(loader: RawLoader, rows) -> None:
         {"exclusion_reason": "unit does not fit the datapoint type", "n": 2},
         {"exclusion_reason": "unsupported datapoint type", "n": 1},
     ]
-    grid = rows(
+    grid = fetch(
         conn,
         "select strftime(interval_start_local, '%H:%M') as at, kwh, demand_kw, is_gap "
         "from analytics.meter_intervals_15min where meter_uid = ? and channel = 'net' "
@@ -71,78 +73,46 @@ def test_unusable_datapoints_are_left_out(loader: RawLoader, rows) -> None:
         {"at": "01:15", "kwh": None, "demand_kw": None, "is_gap": True},
         {"at": "01:30", "kwh": 0.5, "demand_kw": None, "is_gap": False},
     ]
-    assert rows(conn, "select distinct channel from analytics.meter_intervals order by 1") == [
+    assert fetch(conn, "select distinct channel from analytics.meter_intervals order by 1") == [
         {"channel": "fwd"},
         {"channel": "net"},
     ]
     conn.close()
 
 
-def test_session_time_zone_does_not_change_results(loader: RawLoader) -> None:
-    loader.load(world.initial_intervals(), world.initial_bills())
-    transforms.run(loader.db_path)
-    in_utc = snapshot(loader.db_path)
-    conn = duckdb.connect(str(loader.db_path))
-    conn.execute("set TimeZone = 'Asia/Kathmandu'")  # +05:45: no UTC day or hour lines up
-    transforms.run(conn, full_refresh=True)
-    assert snapshot(conn) == in_utc
-    conn.close()
+def test_session_time_zone_does_not_change_results(
+    loader: RawLoader, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loader.load(world.initial_intervals(), world.initial_bills(), world.initial_meters())
+    transforms.run(loader.pipeline)
+    in_utc = {name: rounded(rows) for name, rows in tables(loader.pipeline).items()}
+    # dbt's DuckDB session takes the process's zone: +05:45, no UTC day or hour lines up
+    monkeypatch.setenv("TZ", "Asia/Kathmandu")
+    transforms.run(loader.pipeline, full_refresh=True)
+    monkeypatch.delenv("TZ")
+    assert {name: rounded(rows) for name, rows in tables(loader.pipeline).items()} == in_utc
 
 
-def test_models_wait_for_their_raw_tables(loader: RawLoader) -> None:
-    loader.load(world.initial_intervals())
-    summary = transforms.run(loader.db_path)
-    assert summary.skipped == {
-        "stg_bills": "no table utilityapi.bills yet",
-        "bill_reconciliation": "depends on skipped stg_bills",
+def test_missing_raw_tables_build_empty_models(loader: RawLoader) -> None:
+    """No bills, meters or interval objects loaded yet: their models are empty, not errors,
+    and the first run that finds them fills them in."""
+    loader.load(world.initial_intervals(), with_objects=False)
+    first = transforms.run(loader.pipeline)
+    assert {m.status for m in first.models} == {"success"}
+    assert table(loader.pipeline, "bill_reconciliation") == []
+    assert {r["time_zone_status"] for r in table(loader.pipeline, "meter_time_zones")} == {
+        "unknown_utility"
     }
-    assert "meter_daily_usage" in {m.name for m in summary.models}
+    assert not any(r["is_flagged"] for r in table(loader.pipeline, "meter_intervals_15min"))
 
-    loader.load(bills=world.initial_bills())
-    summary = transforms.run(loader.db_path)
-    assert summary.mode == "full"
-    assert summary.reason == "not built yet: stg_bills, bill_reconciliation"
-    assert summary.skipped == {}
-    assert summary.model("bill_reconciliation").rows_inserted == 4
-
-
-def test_without_load_ids_every_run_is_a_full_one(tmp_path) -> None:
-    from sources.utilityapi.readings import readings_table
-
-    conn = duckdb.connect(str(tmp_path / "plain.duckdb"))
-    conn.execute("create schema utilityapi")
-    table = readings_table(
-        [interval("m-1", series(LOS_ANGELES, date(2024, 1, 1), 1, 15, net_kwh()))]
-    )
-    conn.register("raw", table)
-    conn.execute("create table utilityapi.interval_readings as select * from raw")
-    assert transforms.run(conn).reason == "first run"
-    summary = transforms.run(conn)
-    assert summary.mode == "full"
-    assert summary.reason == (
-        "utilityapi.interval_readings has no _dlt_load_id column to find new rows by"
-    )
-    # the runner leaves the caller's connection free: no unfinished result, no transaction
-    assert conn.sql("select count(*) from analytics.meter_daily_usage").fetchall() == [(1,)]
-    conn.close()
+    loader.load(world.initial_intervals(), world.initial_bills(), world.initial_meters())
+    second = transforms.run(loader.pipeline)
+    assert second.mode == "incremental"
+    assert len(table(loader.pipeline, "bill_reconciliation")) == 4
+    assert any(r["is_flagged"] for r in table(loader.pipeline, "meter_intervals_15min"))
 
 
-def test_a_failing_model_keeps_the_previous_tables(loader: RawLoader, tmp_path) -> None:
-    loader.load(world.initial_intervals(), world.initial_bills())
-    transforms.run(loader.db_path)
-    before = snapshot(loader.db_path)
-    models_dir = tmp_path / "models"
-    for model in transforms.project.load_models():
-        target = models_dir / model.layer / model.path.name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        sql = model.sql.replace("sum(kwh) as kwh", "sum(no_such_column) as kwh")
-        target.write_text(sql)
-    with pytest.raises(transforms.TransformError, match="meter_daily_usage"):
-        transforms.run(loader.db_path, models_dir=models_dir)
-    assert snapshot(loader.db_path) == before
-
-
-def test_first_and_last_day_of_a_series_count_the_whole_day(loader: RawLoader, rows) -> None:
+def test_first_and_last_day_of_a_series_count_the_whole_day(loader: RawLoader) -> None:
     """Data from 06:00 on one day to 18:00 the next: both days still expect 96 slots."""
     readings = [
         r
@@ -150,13 +120,11 @@ def test_first_and_last_day_of_a_series_count_the_whole_day(loader: RawLoader, r
         if "2024-02-01T06:00" <= r["start"] < "2024-02-02T18:00"
     ]
     loader.load([interval("m-part", readings)])
-    transforms.run(loader.db_path)
-    conn = duckdb.connect(str(loader.db_path), read_only=True)
-    days = rows(
-        conn,
-        "select local_date, slots_expected, slots_present, coverage "
-        "from analytics.meter_daily_usage order by local_date",
-    )
+    transforms.run(loader.pipeline)
+    days = [
+        {k: d[k] for k in ("local_date", "slots_expected", "slots_present", "coverage")}
+        for d in table(loader.pipeline, "meter_daily_usage")
+    ]
     assert days == [
         {
             "local_date": date(2024, 2, 1),
@@ -171,4 +139,3 @@ def test_first_and_last_day_of_a_series_count_the_whole_day(loader: RawLoader, r
             "coverage": 0.75,
         },
     ]
-    conn.close()

@@ -264,6 +264,7 @@ def test_gaps_are_explicit_rows(world_conn, rows) -> None:
     )
     assert [(g["meter_uid"], g["interval_start_local"].strftime("%m-%d %H:%M")) for g in gaps] == (
         [(world.COMMERCIAL, f"03-11 10:{m:02d}") for m in (0, 15, 30, 45)]
+        + [(world.DST_GAP, f"03-10 03:{m:02d}") for m in (0, 15, 30, 45)]
         + [(world.MIXED, f"01-08 03:{m:02d}") for m in (0, 15, 30, 45)]
     )
     assert all(g["kwh"] is None and g["demand_kw"] is None and not g["is_spread"] for g in gaps)
@@ -303,3 +304,44 @@ def test_service_with_several_meters_counts_each_once(world_conn, rows) -> None:
         world.MULTI,
     )
     assert day["kwh"] == pytest.approx(total, abs=TOLERANCE)
+
+
+def test_gap_right_after_spring_forward_is_in_daylight_time(world_conn, rows) -> None:
+    """The last reading before the gap ends at 03:00 PDT (-420): the gap slots continue from
+    there, never at the non-existent 02:00-02:45 (-480)."""
+    gap = rows(
+        world_conn,
+        "select strftime(interval_start_local, '%H:%M') as at, utc_offset_minutes as offset "
+        "from analytics.meter_intervals_15min where meter_uid = ? and is_gap "
+        "order by interval_start_at",
+        world.DST_GAP,
+    )
+    assert gap == [{"at": f"03:{m:02d}", "offset": -420} for m in (0, 15, 30, 45)]
+    [day] = rows(
+        world_conn,
+        "select slots_expected, slots_present from analytics.meter_daily_usage where meter_uid = ?",
+        world.DST_GAP,
+    )
+    assert day == {"slots_expected": 92, "slots_present": 88}
+
+
+def test_flagged_publication_marks_the_slots_it_wins(world_conn, rows) -> None:
+    flagged = rows(
+        world_conn,
+        "select distinct interval_uid, quality_note_types from analytics.meter_intervals_15min "
+        "where is_flagged",
+    )
+    assert flagged == [
+        {"interval_uid": world.mixed_republished()["uid"], "quality_note_types": "interval_strange"}
+    ]
+    days = rows(
+        world_conn,
+        "select local_date, slots_flagged from analytics.meter_daily_usage "
+        "where meter_uid = ? and slots_flagged > 0 order by local_date",
+        world.MIXED,
+    )
+    # Jan 6 12:00 to Jan 7 12:00: 48 slots each day
+    assert days == [
+        {"local_date": date(2024, 1, 6), "slots_flagged": 48},
+        {"local_date": date(2024, 1, 7), "slots_flagged": 48},
+    ]

@@ -14,6 +14,7 @@ from tests.transforms.builders import (
     datapoint,
     gas_therms,
     interval,
+    meter,
     net_kwh,
     reading,
     series,
@@ -28,6 +29,19 @@ GAS = "m-gas"  # hourly therms, New York
 MIXED = "m-mixed"  # re-published overlapping chunks, an hourly fill-in, an unfilled gap
 MULTI = "m-multi"  # one service, two physical meters, some readings with a service total
 NO_DATA = "m-nodata"  # bills but no intervals
+DST_GAP = "m-dstgap"  # 15-minute kWh, a gap right after the spring-forward change
+
+UTILITIES = {
+    COMMERCIAL: "PG&E",
+    RESIDENTIAL: "PG&E",
+    SOLAR: "SCE",
+    GAS: "EVRSRCMA",
+    MIXED: "PG&E",
+    MULTI: "SDG&E",
+    NO_DATA: "PG&E",
+    DST_GAP: "PG&E",
+}
+STRANGE = [{"type": "interval_strange", "message": "values look odd", "ts": "2024-12-02"}]
 
 SPRING_FORWARD = date(2024, 3, 10)
 FALL_BACK = date(2024, 11, 3)
@@ -78,7 +92,8 @@ def mixed_republished() -> dict[str, Any]:
         reading(s, 15, [datapoint("net", "kwh", round(usage_kwh(i, 15) + 0.5, 3))])
         for i, s in enumerate(starts)
     ]
-    return interval(MIXED, readings, updated=PUBLISHED + timedelta(days=1))
+    # the utility flagged this publication: its slots carry the note type
+    return interval(MIXED, readings, updated=PUBLISHED + timedelta(days=1), notes=STRANGE)
 
 
 FILL_IN_KWH = (2.0, 2.4, 2.8, 3.2)
@@ -106,6 +121,19 @@ def multi() -> list[dict[str, Any]]:
     return readings
 
 
+def _dst_gap_missing(start: datetime) -> bool:
+    """The hour right after the spring-forward change (03:00-03:45 PDT) never arrived."""
+    return start.date() == SPRING_FORWARD and start.hour == 3
+
+
+def dst_gap() -> list[dict[str, Any]]:
+    return series(LOS_ANGELES, SPRING_FORWARD, 1, 15, net_kwh(), _dst_gap_missing)
+
+
+def initial_meters() -> list[dict[str, Any]]:
+    return [meter(uid, utility) for uid, utility in UTILITIES.items()]
+
+
 def initial_intervals() -> list[dict[str, Any]]:
     objects = []
     objects += [interval(COMMERCIAL, c) for c in chunks(commercial(), 96)]
@@ -122,6 +150,7 @@ def initial_intervals() -> list[dict[str, Any]]:
     objects += [interval(MIXED, c) for c in by_day(mixed())]
     objects += [mixed_republished(), mixed_fill_in()]
     objects += [interval(MULTI, multi())]
+    objects += [interval(DST_GAP, dst_gap())]
     return objects
 
 
@@ -150,7 +179,7 @@ def initial_bills() -> list[dict[str, Any]]:
             la(2024, 11, 1),
             la(2024, 11, 6),
             round(1.03 * true_total(res, la(2024, 11, 1), la(2024, 11, 6)), 3),
-            estimated=True,
+            note_types="bill_strange,estimated",
         ),
         bill(
             GAS,

@@ -1,23 +1,26 @@
--- grain: one row per meter, channel and 15-minute UTC slot that some published reading covers:
---   the share of the reading that wins the slot (finest duration first, then latest `updated`)
--- unique_key: meter_uid, channel, slot_start_at
--- materialized: incremental (scope: meter_days)
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='meter_days',
+        on_schema_change='fail',
+    )
+}}
+
+-- depends_on: {{ ref('stg_interval_readings') }}
+
 with
 
-scope as (
-    select * from analytics._scope_meter_days
-),
-
 -- readings last at most 25 hours, so any reading touching a day in scope starts at most two
--- local days before it
+-- local days before it. The staging SQL runs here on only those raw rows (the same SQL as the
+-- stg_interval_readings view, which would rank the whole table before filtering)
 datapoints as (
-    select datapoints.*
-    from analytics.stg_interval_readings as datapoints
-    inner join scope
-        on datapoints.meter_uid = scope.meter_uid
-        and datapoints.reading_local_date
-            between scope.from_local_date - 2 and scope.to_local_date
-    where datapoints.exclusion_reason is null
+    select *
+    from (
+        {{ staged_interval_readings(
+            in_meter_day_scope('meter_uid', raw_reading_local_date(), days_before=2)
+        ) }}
+    ) as staged
+    where exclusion_reason is null
 ),
 
 -- most of the work below is needed only for a few readings, so each Interval object (which
@@ -32,14 +35,14 @@ object_channels as (
         min(reading_start_at) as first_start_at,
         max(reading_end_at) as last_end_at,
         min(meter_number) = max(meter_number) as has_one_meter_number,
-        count(*) filter (where measure = 'usage') > 0
-            and count(*) filter (where measure = 'demand') > 0 as has_both_measures,
+        sum(case when measure = 'usage' then 1 else 0 end) > 0
+            and sum(case when measure = 'demand' then 1 else 0 end) > 0 as has_both_measures,
         -- readings of one length, all on the same grid of that length, cannot overlap
         min(duration_minutes) = max(duration_minutes)
-            and min(cast(extract(epoch from reading_start_at) as bigint)
-                % cast(duration_minutes * 60 as bigint))
-            = max(cast(extract(epoch from reading_start_at) as bigint)
-                % cast(duration_minutes * 60 as bigint)) as has_disjoint_readings
+            and min(mod(cast({{ epoch_seconds('reading_start_at') }} as bigint),
+                cast(duration_minutes * 60 as bigint)))
+            = max(mod(cast({{ epoch_seconds('reading_start_at') }} as bigint),
+                cast(duration_minutes * 60 as bigint))) as has_disjoint_readings
     from datapoints
     group by meter_uid, interval_uid, channel
 ),
@@ -142,21 +145,21 @@ paired_readings as (
         coalesce(usage_datapoints.reading_start_at, demand_datapoints.reading_start_at)
             as reading_start_at,
         coalesce(usage_datapoints.channel, demand_datapoints.channel) as channel,
-        greatest(usage_datapoints.meter_uid, demand_datapoints.meter_uid) as meter_uid,
-        greatest(usage_datapoints.reading_end_at, demand_datapoints.reading_end_at)
+        coalesce(usage_datapoints.meter_uid, demand_datapoints.meter_uid) as meter_uid,
+        coalesce(usage_datapoints.reading_end_at, demand_datapoints.reading_end_at)
             as reading_end_at,
-        greatest(usage_datapoints.reading_start_local, demand_datapoints.reading_start_local)
+        coalesce(usage_datapoints.reading_start_local, demand_datapoints.reading_start_local)
             as reading_start_local,
-        greatest(usage_datapoints.utc_offset_minutes, demand_datapoints.utc_offset_minutes)
+        coalesce(usage_datapoints.utc_offset_minutes, demand_datapoints.utc_offset_minutes)
             as utc_offset_minutes,
-        greatest(
+        coalesce(
             usage_datapoints.end_utc_offset_minutes, demand_datapoints.end_utc_offset_minutes
         ) as end_utc_offset_minutes,
-        greatest(usage_datapoints.duration_minutes, demand_datapoints.duration_minutes)
+        coalesce(usage_datapoints.duration_minutes, demand_datapoints.duration_minutes)
             as duration_minutes,
-        greatest(usage_datapoints.interval_updated_at, demand_datapoints.interval_updated_at)
+        coalesce(usage_datapoints.interval_updated_at, demand_datapoints.interval_updated_at)
             as interval_updated_at,
-        greatest(usage_datapoints.interval_created_at, demand_datapoints.interval_created_at)
+        coalesce(usage_datapoints.interval_created_at, demand_datapoints.interval_created_at)
             as interval_created_at,
         usage_datapoints.value as usage_value,
         coalesce(usage_datapoints.unit, '') as usage_unit,
@@ -187,16 +190,16 @@ combined_readings as (
         max(interval_updated_at) as interval_updated_at,
         max(interval_created_at) as interval_created_at,
         coalesce(
-            sum(value) filter (where measure = 'usage' and meter_number = ''),
-            sum(value) filter (where measure = 'usage')
+            sum(case when measure = 'usage' and meter_number = '' then value end),
+            sum(case when measure = 'usage' then value end)
         ) as usage_value,
-        min(coalesce(unit, '')) filter (where measure = 'usage') as usage_unit,
-        max(coalesce(unit, '')) filter (where measure = 'usage') as usage_unit_last,
+        min(case when measure = 'usage' then coalesce(unit, '') end) as usage_unit,
+        max(case when measure = 'usage' then coalesce(unit, '') end) as usage_unit_last,
         coalesce(
-            sum(value) filter (where measure = 'demand' and meter_number = ''),
-            sum(value) filter (where measure = 'demand')
+            sum(case when measure = 'demand' and meter_number = '' then value end),
+            sum(case when measure = 'demand' then value end)
         ) as demand_kw,
-        bool_or(is_contested) as is_contested
+        max(case when is_contested then 1 else 0 end) = 1 as is_contested
     from classified
     where not has_one_meter_number
     group by interval_uid, reading_start_at, channel
@@ -232,12 +235,27 @@ readings as (
     where (usage_unit = usage_unit_last and usage_value is not null) or demand_kw is not null
 ),
 
+digits as (
+    select 0 as digit union all select 1 union all select 2 union all select 3
+    union all select 4 union all select 5 union all select 6 union all select 7
+    union all select 8 union all select 9
+),
+
+-- slot k of a reading of n slots, for n up to 100 (25 hours)
 slot_offsets as (
     select
         counts.slot_count,
         indexes.slot_index
-    from generate_series(1, 100) as counts (slot_count)
-    inner join generate_series(0, 99) as indexes (slot_index)
+    from (
+        select tens.digit * 10 + ones.digit + 1 as slot_count
+        from digits as tens
+        cross join digits as ones
+    ) as counts
+    inner join (
+        select tens.digit * 10 + ones.digit as slot_index
+        from digits as tens
+        cross join digits as ones
+    ) as indexes
         on indexes.slot_index < counts.slot_count
 ),
 
@@ -247,7 +265,8 @@ slots as (
     select
         readings.meter_uid,
         readings.channel,
-        readings.reading_start_at + slot_offsets.slot_index * interval '15 minute' as slot_start_at,
+        {{ add_minutes('readings.reading_start_at', 'slot_offsets.slot_index * 15') }}
+            as slot_start_at,
         -- DST changes fall on reading boundaries for 15-minute and hourly data, so every slot of
         -- a reading keeps the offset of its start and only the last slot ends on the end offset
         -- (the local clock of a slot is the reading's plus whole slots)
@@ -257,7 +276,7 @@ slots as (
                 then readings.end_utc_offset_minutes
             else readings.utc_offset_minutes
         end as end_utc_offset_minutes,
-        readings.reading_start_local + slot_offsets.slot_index * interval '15 minute'
+        {{ add_minutes('readings.reading_start_local', 'slot_offsets.slot_index * 15') }}
             as slot_start_local,
         readings.quantity / readings.slot_count as quantity,
         readings.unit,
@@ -274,12 +293,9 @@ slots as (
 ),
 
 slots_in_scope as (
-    select slots.*
+    select *
     from slots
-    inner join scope
-        on slots.meter_uid = scope.meter_uid
-        and cast(slots.slot_start_local as date)
-            between scope.from_local_date and scope.to_local_date
+    where {{ in_meter_day_scope('meter_uid', 'cast(slot_start_local as date)') }}
 ),
 
 -- every candidate for a slot is contested when any is, so only those are ranked
@@ -291,8 +307,10 @@ ranked as (
             order by
                 case when quantity is null then 1 else 0 end,
                 source_duration_minutes,
-                interval_updated_at desc nulls last,
-                interval_created_at desc nulls last,
+                case when interval_updated_at is null then 1 else 0 end,
+                interval_updated_at desc,
+                case when interval_created_at is null then 1 else 0 end,
+                interval_created_at desc,
                 interval_uid desc
         ) as candidate_rank
     from slots_in_scope
@@ -300,7 +318,22 @@ ranked as (
 ),
 
 winners as (
-    select * from slots_in_scope where not is_contested
+    select
+        meter_uid,
+        channel,
+        slot_start_at,
+        utc_offset_minutes,
+        end_utc_offset_minutes,
+        slot_start_local,
+        quantity,
+        unit,
+        demand_kw,
+        source_duration_minutes,
+        interval_uid,
+        reading_start_at,
+        interval_updated_at
+    from slots_in_scope
+    where not is_contested
     union all
     select
         meter_uid,
@@ -315,30 +348,36 @@ winners as (
         source_duration_minutes,
         interval_uid,
         reading_start_at,
-        interval_updated_at,
-        interval_created_at,
-        is_contested
+        interval_updated_at
     from ranked
     where candidate_rank = 1
 ),
 
+objects as (
+    select * from {{ ref('stg_interval_objects') }}
+),
+
+-- the winning reading's object carries the utility's notes about its data (e.g. "strange")
 final as (
     select
-        meter_uid,
-        channel,
-        slot_start_at,
-        slot_start_local,
-        cast(slot_start_local as date) as local_date,
-        utc_offset_minutes,
-        end_utc_offset_minutes,
-        quantity,
-        unit,
-        demand_kw,
-        source_duration_minutes,
-        interval_uid,
-        reading_start_at,
-        interval_updated_at
+        winners.meter_uid,
+        winners.channel,
+        winners.slot_start_at,
+        winners.slot_start_local,
+        cast(winners.slot_start_local as date) as local_date,
+        winners.utc_offset_minutes,
+        winners.end_utc_offset_minutes,
+        winners.quantity,
+        winners.unit,
+        winners.demand_kw,
+        winners.source_duration_minutes,
+        winners.interval_uid,
+        winners.reading_start_at,
+        winners.interval_updated_at,
+        objects.note_types as quality_note_types
     from winners
+    left join objects
+        on winners.interval_uid = objects.interval_uid
 )
 
 select * from final

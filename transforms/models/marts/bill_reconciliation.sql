@@ -1,15 +1,50 @@
--- grain: one row per bill, with the interval data of the same meter over the bill's period
---   [bill_start_at, bill_end_at) on the net channel
--- unique_key: bill_uid
--- materialized: incremental (scope: bills)
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='bill_uid',
+        on_schema_change='fail',
+    )
+}}
+
+-- depends_on: {{ ref('int_loads_pending') }}
+-- depends_on: {{ ref('int_meter_days_in_scope') }}
+
 with
 
-bills as (
-    select bills.*
-    from analytics.stg_bills as bills
-    inner join analytics._scope_bills as scope
-        on bills.bill_uid = scope.bill_uid
+all_bills as (
+    select * from {{ ref('stg_bills') }}
 ),
+
+{% if is_incremental() %}
+-- bills loaded since the last run, and bills whose period overlaps recomputed meter-days
+bills_in_scope as (
+    select all_bills.bill_uid
+    from all_bills
+    inner join {{ ref('int_loads_pending') }} as pending_loads
+        on all_bills._dlt_load_id = pending_loads.load_id
+    union
+    select all_bills.bill_uid
+    from all_bills
+    inner join {{ ref('int_meter_days_in_scope') }} as scope
+        on all_bills.meter_uid = scope.meter_uid
+        and cast({{ utc_wall_clock('all_bills.bill_end_at') }} as date)
+            >= {{ add_days('scope.from_local_date', -1) }}
+        and cast({{ utc_wall_clock('all_bills.bill_start_at') }} as date)
+            <= {{ add_days('scope.to_local_date', 1) }}
+),
+
+bills as (
+    select all_bills.*
+    from all_bills
+    inner join bills_in_scope
+        on all_bills.bill_uid = bills_in_scope.bill_uid
+),
+{% else %}
+bills as (
+    select * from all_bills
+),
+{% endif %}
 
 -- candidate local dates of each bill, a day wider on each side than its UTC dates, so that
 -- the join to the slots is an equality join on meter and date (a join on the period alone
@@ -22,11 +57,10 @@ bill_days as (
         bills.bill_end_at,
         cast(bill_day.day_at as date) as local_date
     from bills
-    cross join lateral generate_series(
-        cast(cast(bills.bill_start_at at time zone 'UTC' as date) - 1 as timestamp),
-        cast(cast(bills.bill_end_at at time zone 'UTC' as date) + 1 as timestamp),
-        interval '1 day'
-    ) as bill_day (day_at)
+    {{ timestamp_series(
+        'cast(' ~ add_days('cast(' ~ utc_wall_clock('bills.bill_start_at') ~ ' as date)', -1) ~ ' as timestamp)',
+        'cast(' ~ add_days('cast(' ~ utc_wall_clock('bills.bill_end_at') ~ ' as date)', 1) ~ ' as timestamp)',
+        24 * 60, 'bill_day', 'day_at') }}
     where bills.bill_end_at > bills.bill_start_at
 ),
 
@@ -39,7 +73,7 @@ bill_slots as (
         slots.is_gap,
         slots.is_spread
     from bill_days
-    inner join analytics.meter_intervals_15min as slots
+    inner join {{ ref('meter_intervals_15min') }} as slots
         on bill_days.meter_uid = slots.meter_uid
         and bill_days.local_date = slots.local_date
     where slots.channel = 'net'
@@ -54,8 +88,8 @@ interval_totals as (
         min(unit) as min_unit,
         max(unit) as max_unit,
         sum(quantity) as interval_quantity,
-        count(*) filter (where not is_gap) as slots_present,
-        count(*) filter (where is_spread) as slots_spread
+        sum(case when not is_gap then 1 else 0 end) as slots_present,
+        sum(case when is_spread then 1 else 0 end) as slots_spread
     from bill_slots
     group by bill_uid
 ),
@@ -75,7 +109,8 @@ joined as (
         coalesce(interval_totals.slots_present, 0) as slots_present,
         coalesce(interval_totals.slots_spread, 0) as slots_spread,
         cast(
-            extract(epoch from bills.bill_end_at - bills.bill_start_at) / 900 as integer
+            ({{ epoch_seconds('bills.bill_end_at') }} - {{ epoch_seconds('bills.bill_start_at') }})
+            / 900 as integer
         ) as slots_expected
     from bills
     left join interval_totals
@@ -91,7 +126,8 @@ final as (
         bill_start_at,
         bill_end_at,
         bill_statement_at,
-        is_estimated,
+        note_types,
+        has_strange_note,
         billed_cost,
         billed_quantity,
         billed_unit,
@@ -111,7 +147,8 @@ final as (
         slots_present,
         slots_spread,
         case
-            when slots_expected > 0 then cast(slots_present as double precision) / slots_expected
+            when slots_expected > 0
+                then cast(slots_present as {{ type_double() }}) / slots_expected
         end as interval_coverage,
         slots_expected > 0 and slots_present = slots_expected as is_interval_complete
     from joined

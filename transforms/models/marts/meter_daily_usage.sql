@@ -1,30 +1,37 @@
--- grain: one row per meter, channel and local date (the utility's calendar day)
--- unique_key: meter_uid, channel, local_date
--- materialized: incremental (scope: meter_days)
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='meter_days',
+        on_schema_change='fail',
+    )
+}}
+
+-- depends_on: {{ ref('int_meter_days_in_scope') }}
+
 with
 
-scope as (
-    select * from analytics._scope_meter_days
+grid as (
+    select * from {{ ref('meter_intervals_15min') }}
 ),
 
 slots as (
-    select slots.*
-    from analytics.meter_intervals_15min as slots
-    inner join scope
-        on slots.meter_uid = scope.meter_uid
-        and slots.local_date between scope.from_local_date and scope.to_local_date
+    select *
+    from grid
+    where {{ in_meter_day_scope('meter_uid', 'local_date') }}
 ),
 
+-- the first and last slot of each series (of the meters in scope: all their days)
 series as (
     select
-        slots.meter_uid,
-        slots.channel,
-        min(slots.interval_start_at) as first_slot_start_at,
-        max(slots.interval_start_at) as last_slot_start_at
-    from analytics.meter_intervals_15min as slots
-    inner join scope
-        on slots.meter_uid = scope.meter_uid
-    group by slots.meter_uid, slots.channel
+        meter_uid,
+        channel,
+        min(interval_start_at) as first_slot_start_at,
+        max(interval_start_at) as last_slot_start_at
+    from grid
+    {% if is_incremental() %}
+    where meter_uid in (select meter_uid from {{ ref('int_meter_days_in_scope') }})
+    {% endif %}
+    group by meter_uid, channel
 ),
 
 days as (
@@ -38,12 +45,14 @@ days as (
         min(interval_start_local) as first_slot_start_local,
         max(interval_start_local) as last_slot_start_local,
         sum(kwh) as kwh,
+        max(time_zone) as time_zone,
         min(unit) as min_unit,
         max(unit) as max_unit,
         sum(quantity) as quantity,
         max(demand_kw) as peak_demand_kw,
-        count(*) filter (where not is_gap) as slots_present,
-        count(*) filter (where is_spread) as slots_spread
+        sum(case when not is_gap then 1 else 0 end) as slots_present,
+        sum(case when is_spread then 1 else 0 end) as slots_spread,
+        sum(case when is_flagged then 1 else 0 end) as slots_flagged
     from slots
     group by meter_uid, channel, local_date
 ),
@@ -59,16 +68,17 @@ measured as (
             days.grid_slots
             + case
                 when days.first_slot_start_at = series.first_slot_start_at
-                    then extract(
-                        epoch from days.first_slot_start_local - cast(days.local_date as timestamp)
+                    then (
+                        {{ epoch_seconds('days.first_slot_start_local') }}
+                        - {{ epoch_seconds('cast(days.local_date as timestamp)') }}
                     ) / 900
                 else 0
             end
             + case
                 when days.last_slot_start_at = series.last_slot_start_at
-                    then extract(
-                        epoch from cast(days.local_date + 1 as timestamp)
-                        - days.last_slot_start_local
+                    then (
+                        {{ epoch_seconds('cast(' ~ add_days('days.local_date', 1) ~ ' as timestamp)') }}
+                        - {{ epoch_seconds('days.last_slot_start_local') }}
                     ) / 900 - 1
                 else 0
             end
@@ -85,6 +95,7 @@ final as (
         meter_uid,
         channel,
         local_date,
+        time_zone,
         kwh,
         -- a day published in two units has no single quantity
         case when min_unit = max_unit then quantity end as quantity,
@@ -94,7 +105,8 @@ final as (
         slots_present,
         slots_spread,
         slots_expected - slots_present as slots_missing,
-        cast(slots_present as double precision) / slots_expected as coverage,
+        slots_flagged,
+        cast(slots_present as {{ type_double() }}) / slots_expected as coverage,
         slots_present = slots_expected as is_complete
     from measured
 )

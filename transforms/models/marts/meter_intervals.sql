@@ -1,21 +1,18 @@
--- grain: one row per meter, channel and interval of the resolved series: a published reading
---   that won all its 15-minute slots, or a 15-minute piece of a longer reading that finer data
---   covered only in part; intervals of one meter and channel never overlap
--- unique_key: meter_uid, channel, interval_start_at
--- materialized: incremental (scope: meter_days)
-with
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='meter_days',
+        on_schema_change='fail',
+    )
+}}
 
-scope as (
-    select * from analytics._scope_meter_days
-),
+with
 
 -- all slots of every reading that starts in scope: readings last at most 25 hours
 slots as (
-    select slots.*
-    from analytics.int_slots_resolved as slots
-    inner join scope
-        on slots.meter_uid = scope.meter_uid
-        and slots.local_date between scope.from_local_date - 2 and scope.to_local_date + 2
+    select *
+    from {{ ref('int_slots_resolved') }}
+    where {{ in_meter_day_scope('meter_uid', 'local_date', days_before=2, days_after=2) }}
 ),
 
 -- a 15-minute reading in the resolved series won its only slot: it is whole
@@ -34,7 +31,8 @@ single_slot_readings as (
         false as is_partial,
         source_duration_minutes,
         interval_uid,
-        interval_updated_at
+        interval_updated_at,
+        quality_note_types
     from slots
     where source_duration_minutes = 15
 ),
@@ -82,7 +80,8 @@ whole_readings as (
         false as is_partial,
         max(source_duration_minutes) as source_duration_minutes,
         interval_uid,
-        max(interval_updated_at) as interval_updated_at
+        max(interval_updated_at) as interval_updated_at,
+        max(quality_note_types) as quality_note_types
     from classified
     where is_whole_reading
     group by meter_uid, channel, interval_uid, reading_start_at
@@ -105,7 +104,8 @@ partial_readings as (
         true as is_partial,
         source_duration_minutes,
         interval_uid,
-        interval_updated_at
+        interval_updated_at,
+        quality_note_types
     from classified
     where not is_whole_reading
 ),
@@ -119,22 +119,21 @@ intervals as (
 ),
 
 intervals_in_scope as (
-    select intervals.*
+    select *
     from intervals
-    inner join scope
-        on intervals.meter_uid = scope.meter_uid
-        and intervals.local_date between scope.from_local_date and scope.to_local_date
+    where {{ in_meter_day_scope('meter_uid', 'local_date') }}
 ),
 
 final as (
     select
-        meter_uid,
+        intervals_in_scope.meter_uid,
         channel,
         interval_start_at,
-        interval_start_at + duration_minutes * interval '1 minute' as interval_end_at,
+        {{ add_minutes('interval_start_at', 'duration_minutes') }} as interval_end_at,
         interval_start_local,
         local_date,
         utc_offset_minutes,
+        zones.time_zone,
         duration_minutes,
         case when unit = 'kwh' then quantity end as kwh,
         quantity,
@@ -143,8 +142,12 @@ final as (
         is_partial,
         source_duration_minutes,
         interval_uid,
-        interval_updated_at
-    from intervals_in_scope
+        interval_updated_at,
+        quality_note_types,
+        quality_note_types is not null as is_flagged
+    from intervals_in_scope 
+    left join {{ ref('meter_time_zones') }} as zones
+        on intervals_in_scope.meter_uid = zones.meter_uid
 )
 
 select * from final

@@ -1,10 +1,7 @@
--- grain: one row per bill; a cleaned 1:1 view of utilityapi.bills
--- unique_key: bill_uid
--- materialized: view
 with
 
 source as (
-    select * from utilityapi.bills
+    {{ select_from_source('utilityapi', 'bills') }}
 ),
 
 renamed as (
@@ -14,15 +11,17 @@ renamed as (
         authorization_uid,
         utility,
         -- timestamptz when dlt detected the ISO strings, text otherwise: the cast accepts both
-        cast(bill_start_at as timestamptz) as bill_start_at,
-        cast(bill_end_at as timestamptz) as bill_end_at,
-        cast(bill_statement_at as timestamptz) as bill_statement_at,
-        cast(updated_at as timestamptz) as bill_updated_at,
+        cast(bill_start_at as {{ type_timestamptz() }}) as bill_start_at,
+        cast(bill_end_at as {{ type_timestamptz() }}) as bill_end_at,
+        cast(bill_statement_at as {{ type_timestamptz() }}) as bill_statement_at,
+        cast(updated_at as {{ type_timestamptz() }}) as bill_updated_at,
         bill_total_cost,
         bill_total_volume,
         lower(bill_total_unit) as bill_total_unit,
         bill_total_kwh,
-        coalesce(has_strange_note, false) as is_estimated
+        nullif(note_types, '') as note_types,
+        coalesce(has_strange_note, false) as has_strange_note,
+        _dlt_load_id
     from source
 ),
 
@@ -50,7 +49,9 @@ final as (
             when bill_total_unit = 'kwh' and bill_total_volume is not null then bill_total_volume
             else bill_total_kwh
         end as billed_kwh,
-        is_estimated
+        note_types,
+        has_strange_note,
+        _dlt_load_id
     from renamed
 )
 

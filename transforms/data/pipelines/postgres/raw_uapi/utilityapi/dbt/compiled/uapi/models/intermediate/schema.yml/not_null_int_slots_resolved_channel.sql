@@ -1,0 +1,11 @@
+
+    
+    
+
+
+
+select channel
+from "uapi"."analytics"."int_slots_resolved"
+where channel is null
+
+

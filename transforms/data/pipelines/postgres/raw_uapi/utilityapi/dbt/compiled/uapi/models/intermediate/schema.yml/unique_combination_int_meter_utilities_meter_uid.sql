@@ -1,0 +1,6 @@
+select
+        meter_uid,
+        count(*) as copies
+    from "uapi"."analytics"."int_meter_utilities"
+    group by meter_uid
+    having count(*) > 1

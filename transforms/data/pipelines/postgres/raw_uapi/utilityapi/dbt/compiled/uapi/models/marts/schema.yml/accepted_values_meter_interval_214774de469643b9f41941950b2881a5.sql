@@ -1,0 +1,22 @@
+
+    
+    
+
+with all_values as (
+
+    select
+        channel as value_field,
+        count(*) as n_records
+
+    from "uapi"."analytics"."meter_intervals_15min"
+    group by channel
+
+)
+
+select *
+from all_values
+where value_field not in (
+    'net','fwd','rev','gen'
+)
+
+

@@ -1,0 +1,22 @@
+
+    
+    
+
+with all_values as (
+
+    select
+        time_zone_status as value_field,
+        count(*) as n_records
+
+    from "uapi"."analytics"."meter_time_zones"
+    group by time_zone_status
+
+)
+
+select *
+from all_values
+where value_field not in (
+    'ok','offset_mismatch','unknown_utility'
+)
+
+

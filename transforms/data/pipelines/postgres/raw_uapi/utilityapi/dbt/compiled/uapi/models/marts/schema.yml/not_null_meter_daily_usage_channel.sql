@@ -1,0 +1,11 @@
+
+    
+    
+
+
+
+select channel
+from "uapi"."analytics"."meter_daily_usage"
+where channel is null
+
+

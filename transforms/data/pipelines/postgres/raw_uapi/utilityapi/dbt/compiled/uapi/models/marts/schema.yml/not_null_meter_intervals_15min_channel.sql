@@ -1,0 +1,11 @@
+
+    
+    
+
+
+
+select channel
+from "uapi"."analytics"."meter_intervals_15min"
+where channel is null
+
+

@@ -1,0 +1,11 @@
+
+    
+    
+
+
+
+select channel
+from "uapi"."analytics"."meter_intervals"
+where channel is null
+
+

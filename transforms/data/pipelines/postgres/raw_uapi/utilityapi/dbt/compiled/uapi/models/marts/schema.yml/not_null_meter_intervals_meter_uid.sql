@@ -1,0 +1,11 @@
+
+    
+    
+
+
+
+select meter_uid
+from "uapi"."analytics"."meter_intervals"
+where meter_uid is null
+
+

@@ -1,0 +1,25 @@
+
+    
+    select
+      count(*) as failures,
+      count(*) != 0 as should_warn,
+      count(*) != 0 as should_error
+    from (
+      
+    
+  
+    
+    
+
+
+
+select local_date
+from "uapi"."analytics"."meter_intervals_15min"
+where local_date is null
+
+
+
+  
+  
+      
+    ) dbt_internal_test

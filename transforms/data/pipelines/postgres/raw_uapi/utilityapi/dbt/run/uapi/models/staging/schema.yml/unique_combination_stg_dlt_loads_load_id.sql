@@ -1,0 +1,20 @@
+
+    
+    select
+      count(*) as failures,
+      count(*) != 0 as should_warn,
+      count(*) != 0 as should_error
+    from (
+      
+    
+  select
+        load_id,
+        count(*) as copies
+    from "uapi"."analytics"."stg_dlt_loads"
+    group by load_id
+    having count(*) > 1
+
+  
+  
+      
+    ) dbt_internal_test

@@ -1,0 +1,58 @@
+{#- Incremental strategy `meter_days`: delete+insert on the meter-day scope of the run.
+
+    A model configured with `incremental_strategy='meter_days'` selects only the meter-days in
+    `int_meter_days_in_scope` when is_incremental(); this deletes every row of the target in
+    that scope (also rows the new selection no longer produces) and inserts the new selection,
+    in the model's transaction. dbt's own delete+insert deletes only keys present in the new
+    rows, which would leave such rows behind. -#}
+{% macro get_incremental_meter_days_sql(arg_dict) %}
+    {%- set target = arg_dict['target_relation'] -%}
+    {%- set columns = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
+    delete from {{ target }}
+    where exists (
+        select 1
+        from {{ ref('int_meter_days_in_scope') }} as scope
+        where scope.meter_uid = {{ target.identifier }}.meter_uid
+            and {{ target.identifier }}.local_date
+                between scope.from_local_date and scope.to_local_date
+    );
+
+    insert into {{ target }} ({{ columns }})
+    select {{ columns }}
+    from {{ arg_dict['temp_relation'] }}
+{% endmacro %}
+
+{#- The rows of `relation` (a CTE or model) that lie in the run's meter-day scope, widened by
+    `days_before`/`days_after`; everything on a full build. -#}
+{% macro in_meter_day_scope(meter_column, date_column, days_before=0, days_after=0) %}
+    {#- ref() outside the condition, so dbt records the dependency while parsing -#}
+    {%- set scope_relation = ref('int_meter_days_in_scope') -%}
+    {%- if is_incremental() -%}
+    exists (
+        {#- renamed, so that the caller's unqualified columns can only mean its own rows -#}
+        select 1
+        from (
+            select
+                meter_uid as scope_meter_uid,
+                from_local_date as scope_from_local_date,
+                to_local_date as scope_to_local_date
+            from {{ scope_relation }}
+        ) as scope
+        where scope.scope_meter_uid = {{ meter_column }}
+            and {{ date_column }}
+                between {{ add_days('scope.scope_from_local_date', -days_before) }}
+                and {{ add_days('scope.scope_to_local_date', days_after) }}
+    )
+    {%- else -%}
+    true
+    {%- endif -%}
+{% endmacro %}
+
+{#- An analytics relation as it stands before this run, found without ref() (which would make
+    a cycle: the run's scope is computed from what earlier runs built); none when missing. -#}
+{% macro existing_analytics_relation(name) %}
+    {%- if not execute -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return(adapter.get_relation(database=this.database, schema=this.schema, identifier=name)) }}
+{% endmacro %}

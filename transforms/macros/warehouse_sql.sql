@@ -1,0 +1,169 @@
+{#- The few expressions that differ between warehouses, each behind adapter.dispatch with a
+    standard-SQL `default__` (what DuckDB and Postgres both run). -#}
+
+{#- Seconds since the epoch of a timestamptz, as a number. -#}
+{% macro epoch_seconds(timestamp) -%}
+    {{ return(adapter.dispatch('epoch_seconds', 'uapi')(timestamp)) }}
+{%- endmacro %}
+
+{% macro default__epoch_seconds(timestamp) -%}
+    extract(epoch from {{ timestamp }})
+{%- endmacro %}
+
+{% macro bigquery__epoch_seconds(timestamp) -%}
+    unix_seconds({{ timestamp }})
+{%- endmacro %}
+
+{% macro snowflake__epoch_seconds(timestamp) -%}
+    date_part(epoch_second, {{ timestamp }})
+{%- endmacro %}
+
+{% macro databricks__epoch_seconds(timestamp) -%}
+    unix_timestamp({{ timestamp }})
+{%- endmacro %}
+
+{#- A timestamp (with or without time zone) moved by a number of minutes. -#}
+{% macro add_minutes(timestamp, minutes) -%}
+    {{ return(adapter.dispatch('add_minutes', 'uapi')(timestamp, minutes)) }}
+{%- endmacro %}
+
+{% macro default__add_minutes(timestamp, minutes) -%}
+    ({{ timestamp }} + ({{ minutes }}) * interval '1 minute')
+{%- endmacro %}
+
+{% macro bigquery__add_minutes(timestamp, minutes) -%}
+    timestamp_add({{ timestamp }}, interval cast({{ minutes }} as int64) minute)
+{%- endmacro %}
+
+{% macro snowflake__add_minutes(timestamp, minutes) -%}
+    dateadd(minute, {{ minutes }}, {{ timestamp }})
+{%- endmacro %}
+
+{#- A date moved by a number of days, still a date. -#}
+{% macro add_days(date, days) -%}
+    {{ return(adapter.dispatch('add_days', 'uapi')(date, days)) }}
+{%- endmacro %}
+
+{% macro default__add_days(date, days) -%}
+    cast({{ dbt.dateadd('day', days, date) }} as date)
+{%- endmacro %}
+
+{% macro duckdb__add_days(date, days) -%}
+    ({{ date }} + ({{ days }}))
+{%- endmacro %}
+
+{% macro postgres__add_days(date, days) -%}
+    ({{ date }} + ({{ days }}))
+{%- endmacro %}
+
+{#- The UTC wall clock of a timestamptz, as a timestamp without time zone: independent of the
+    session's time zone. -#}
+{% macro utc_wall_clock(timestamp) -%}
+    {{ return(adapter.dispatch('utc_wall_clock', 'uapi')(timestamp)) }}
+{%- endmacro %}
+
+{% macro default__utc_wall_clock(timestamp) -%}
+    cast({{ timestamp }} at time zone 'UTC' as timestamp)
+{%- endmacro %}
+
+{% macro bigquery__utc_wall_clock(timestamp) -%}
+    datetime({{ timestamp }}, 'UTC')
+{%- endmacro %}
+
+{% macro snowflake__utc_wall_clock(timestamp) -%}
+    convert_timezone('UTC', {{ timestamp }})::timestamp_ntz
+{%- endmacro %}
+
+{#- The wall clock of a timestamptz in an IANA zone (a column or a quoted literal), as a
+    timestamp without time zone. -#}
+{% macro zone_wall_clock(timestamp, zone) -%}
+    {{ return(adapter.dispatch('zone_wall_clock', 'uapi')(timestamp, zone)) }}
+{%- endmacro %}
+
+{% macro default__zone_wall_clock(timestamp, zone) -%}
+    cast({{ timestamp }} at time zone {{ zone }} as timestamp)
+{%- endmacro %}
+
+{% macro duckdb__zone_wall_clock(timestamp, zone) -%}
+    {#- ICU's timezone(): `at time zone` needs a constant zone in some DuckDB versions -#}
+    timezone({{ zone }}, {{ timestamp }})
+{%- endmacro %}
+
+{% macro bigquery__zone_wall_clock(timestamp, zone) -%}
+    datetime({{ timestamp }}, {{ zone }})
+{%- endmacro %}
+
+{% macro snowflake__zone_wall_clock(timestamp, zone) -%}
+    convert_timezone({{ zone }}, {{ timestamp }})::timestamp_ntz
+{%- endmacro %}
+
+{#- The type names the models cast to. -#}
+{% macro type_timestamptz() -%}
+    {{ return(adapter.dispatch('type_timestamptz', 'uapi')()) }}
+{%- endmacro %}
+
+{% macro default__type_timestamptz() -%}
+    timestamp with time zone
+{%- endmacro %}
+
+{% macro bigquery__type_timestamptz() -%}
+    timestamp
+{%- endmacro %}
+
+{% macro snowflake__type_timestamptz() -%}
+    timestamp_tz
+{%- endmacro %}
+
+{% macro databricks__type_timestamptz() -%}
+    timestamp
+{%- endmacro %}
+
+{% macro type_double() -%}
+    {{ return(adapter.dispatch('type_double', 'uapi')()) }}
+{%- endmacro %}
+
+{% macro default__type_double() -%}
+    double precision
+{%- endmacro %}
+
+{% macro bigquery__type_double() -%}
+    float64
+{%- endmacro %}
+
+{#- A FROM-clause item: one row `(alias.column_name)` per step from `start` to `stop`
+    inclusive, for every row of the tables before it (a lateral series). -#}
+{% macro timestamp_series(start, stop, step_minutes, alias, column_name) -%}
+    {{ return(adapter.dispatch('timestamp_series', 'uapi')(start, stop, step_minutes, alias, column_name)) }}
+{%- endmacro %}
+
+{% macro default__timestamp_series(start, stop, step_minutes, alias, column_name) -%}
+    cross join lateral generate_series(
+        {{ start }}, {{ stop }}, {{ step_minutes }} * interval '1 minute'
+    ) as {{ alias }} ({{ column_name }})
+{%- endmacro %}
+
+{#- The instant at which a wall clock (timestamp without time zone) reads `local` in an IANA
+    zone, as a timestamptz. -#}
+{% macro zone_instant(local, zone) -%}
+    {{ return(adapter.dispatch('zone_instant', 'uapi')(local, zone)) }}
+{%- endmacro %}
+
+{% macro default__zone_instant(local, zone) -%}
+    ({{ local }} at time zone {{ zone }})
+{%- endmacro %}
+
+{% macro duckdb__zone_instant(local, zone) -%}
+    timezone({{ zone }}, {{ local }})
+{%- endmacro %}
+
+{% macro snowflake__zone_instant(local, zone) -%}
+    convert_timezone({{ zone }}, 'UTC', {{ local }})
+{%- endmacro %}
+
+{#- The UTC offset in minutes of an IANA zone at an instant (timestamptz). -#}
+{% macro zone_offset_minutes(instant, zone) -%}
+    cast(round((
+        {{ epoch_seconds(zone_wall_clock(instant, zone)) }}
+        - {{ epoch_seconds(utc_wall_clock(instant)) }}
+    ) / 60) as integer)
+{%- endmacro %}
