@@ -267,9 +267,11 @@ def settle_leftovers(pipeline: Pipeline) -> list[str]:
     """
     if not pipeline.has_pending_data:
         return []
-    pending = [*pipeline.list_normalized_load_packages(), *pipeline.list_extracted_load_packages()]
+    normalized = pipeline.list_normalized_load_packages()
+    pending = [*normalized, *pipeline.list_extracted_load_packages()]
     try:
-        unsure = any(_staging_unsure(pipeline, load_id) for load_id in pending)
+        # only a normalized package can have begun loading
+        unsure = any(_staging_unsure(pipeline, load_id) for load_id in normalized)
         if not unsure:
             pipeline.normalize()
             pipeline.load()
@@ -295,11 +297,11 @@ def _discard(
 
 def _staging_unsure(pipeline: Pipeline, load_id: str) -> bool:
     """Whether a copy of deduplicated rows into staging was running when the run died."""
-    started = pipeline.get_load_package_info(load_id).jobs.get("started_jobs") or []
+    info = pipeline.get_load_package_info(load_id)
+    started = info.jobs.get("started_jobs") or []
+    # the package's own schema: the one its load uses, whatever the pipeline saved since
     deduplicated = {
-        name
-        for name, table in pipeline.default_schema.tables.items()
-        if table.get("x-stage-data-deduplicated")
+        name for name, table in info.schema.tables.items() if table.get("x-stage-data-deduplicated")
     }
     return any(job.job_file_info.table_name in deduplicated for job in started)
 
