@@ -205,8 +205,9 @@ def pipeline_for(db: Path) -> dlt.Pipeline:
 
 def own_cpu_seconds() -> float:
     """CPU of this process and its finished children (dbt runs in one)."""
-    me, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(
-        resource.RUSAGE_CHILDREN
+    me, children = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
     )
     return me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime
 
@@ -295,7 +296,9 @@ def main() -> None:
         "ctas_seconds": round(ctas, 2),
         "runs": results,
     }
-    (OUT / f"transforms_{args.meters}x{args.days}.json").write_text(json.dumps(report, indent=2))
+    (args.db.parent / f"transforms_{args.meters}x{args.days}.json").write_text(
+        json.dumps(report, indent=2)
+    )
 
 
 if __name__ == "__main__":

@@ -1,21 +1,19 @@
 """The dbt project that turns the raw UtilityAPI tables into the tables analysts query.
 
 `run(pipeline)` builds it on the pipeline's own destination, dataset and credentials through
-dlt's dbt runner, in the current virtualenv.
+dlt's dbt runner's configuration, with dbt running in this process.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import sys
 import time
 from pathlib import Path
 
 import dlt
-from dlt.common.runners import Venv
-from dlt.helpers.dbt.exceptions import DBTProcessingError
 
+from transforms import invocation
 from transforms.results import (
     MeterDays,
     ModelResult,
@@ -23,7 +21,7 @@ from transforms.results import (
     TransformError,
     TransformResult,
     failure_message,
-    read_run_results,
+    node_results,
     warnings_of,
 )
 
@@ -58,6 +56,10 @@ INCREMENTAL_MODELS = (
     "int_loads_processed",
 )
 PROCESSED_LOADS = "int_loads_processed"
+# the dbt source of the raw tables and those of its tables a load may not have created yet
+# (models/staging/_sources.yml)
+SOURCE = "utilityapi"
+RAW_TABLES = ("interval_readings", "interval_objects", "bills", "meters")
 SCOPE = "int_meter_days_in_scope"
 
 
@@ -146,58 +148,47 @@ def _existing_tables(client: object) -> set[str]:
 
 
 def _build(pipeline: dlt.Pipeline, result: TransformResult, fingerprint: str) -> None:
-    """`dbt build` (seeds, models and their tests in dependency order) through dlt's runner."""
-    runner = dlt.dbt.package(pipeline, str(PROJECT_DIR), venv=_current_venv())
+    """`dbt build` (seeds, models and their tests in dependency order) with dlt's dbt runner's
+    profile and credentials, in this process (transforms/invocation.py)."""
+    runner = dlt.dbt.package(pipeline, str(PROJECT_DIR))
+    profiles_dir = runner.config.package_profiles_dir
     if runner.config.package_profile_name in OWN_PROFILES:
-        runner.config.package_profiles_dir = str(PROJECT_DIR)
-    # dbt's artifacts and logs stay beside the pipeline's state, out of the source tree; the
-    # saved parse lets the next run start faster
-    work = Path(pipeline.working_dir) / "dbt"
+        profiles_dir = str(PROJECT_DIR)
+    # dbt's saved parse, compiled SQL and log stay beside the pipeline's state, out of the
+    # source tree: always the same folder, so the next process starts from the saved parse
+    # (absolute: dbt would resolve a relative one, e.g. the CLI's data/pipelines/..., from the
+    # project folder and write into the source tree)
+    work = Path(pipeline.working_dir).resolve() / "dbt"
     work.mkdir(parents=True, exist_ok=True)
-    run_results = work / "run_results.json"
-    run_results.unlink(missing_ok=True)
-    arguments = ["--target-path", str(work), "--log-path", str(work)]
-    if result.mode == "full":
-        arguments.append("--full-refresh")
+    # `build`, not run then test: a failing test stops the models downstream of it
+    arguments = ["--full-refresh"] if result.mode == "full" else []
+    missing = _missing_raw_tables(pipeline)
+    if missing:
+        # a raw table not loaded yet (e.g. `uapi load --resources meters`) reads as empty in
+        # the staging models; the tests declared on it have nothing to test
+        arguments += ["--exclude", *(f"source:{SOURCE}.{name}" for name in missing)]
     variables = {
         "utilityapi_schema": pipeline.dataset_name,
         "analytics_schema": ANALYTICS_SCHEMA,
         "uapi_project_fingerprint": fingerprint,
     }
-    error: DBTProcessingError | None = None
-    try:
-        # `build`, not run then test: a failing test stops the models downstream of it.
-        # dlt's runner exposes run/test/run_all; build goes through its command runner.
-        runner._run_dbt_command("build", arguments, variables)
-    except DBTProcessingError as exc:
-        error = exc
-    result.models, result.tests, result.test_seconds = read_run_results(run_results)
+    outcome = invocation.invoke(runner, "build", arguments, variables, profiles_dir, work)
+    result.models, result.tests, result.test_seconds = node_results(outcome.result)
     result.warnings = warnings_of(result.tests)
-    if error is not None:
-        reason = failure_message(result.models, result.tests, _logged_error(work / "dbt.log"))
-        raise TransformError(f"transform failed: {reason}", result) from error
+    if not outcome.success:
+        reason = failure_message(result.models, result.tests, outcome.exception)
+        raise TransformError(f"transform failed: {reason}", result)
     result.scope = _scope(pipeline)
 
 
-def _logged_error(log: Path) -> str:
-    """dbt's own words for an error that stopped it before any model (e.g. compilation)."""
-    if not log.exists():
-        return "no dbt log"
-    text = log.read_text(errors="replace")
-    start = text.rfind("Encountered an error")
-    if start < 0:
-        return text[-1500:].strip()
-    return " ".join(text[start : start + 1500].split())
-
-
-def _current_venv() -> Venv:
-    """This virtualenv, whether or not it was activated."""
-    venv = Venv.restore_current()
-    if not venv.context.bin_path:
-        # without VIRTUAL_ENV set dlt knows no bin folder and would start whichever `python`
-        # comes first on PATH, one without dbt
-        venv.context.bin_path = str(Path(sys.executable).parent)
-    return venv
+def _missing_raw_tables(pipeline: dlt.Pipeline) -> list[str]:
+    with pipeline.sql_client() as client:
+        rows = client.execute_sql(
+            "select table_name from information_schema.tables where table_schema = %s",
+            pipeline.dataset_name,
+        )
+    existing = {row[0] for row in rows}
+    return [name for name in RAW_TABLES if name not in existing]
 
 
 def _scope(pipeline: dlt.Pipeline) -> list[MeterDays]:

@@ -1,11 +1,9 @@
-"""What a transform run did, read from dbt's run_results.json."""
+"""What a transform run did, from the results dbt returns."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 # the source test on the raw key of interval_readings (models/staging/_sources.yml)
@@ -90,22 +88,22 @@ class TransformResult:
         return next(m for m in self.models if m.name == name)
 
 
-def read_run_results(path: Path) -> tuple[list[ModelResult], list[TestResult], float]:
-    """Models and tests from a run_results.json, and the seconds the tests took."""
-    if not path.exists():
-        return [], [], 0.0
-    models, tests, test_seconds = [], [], 0.0
-    for node in json.loads(path.read_text())["results"]:
-        kind, _package, *rest = node["unique_id"].split(".")
-        seconds = float(node.get("execution_time") or 0.0)
+def node_results(results: Any) -> tuple[list[ModelResult], list[TestResult], float]:
+    """Models and tests from dbt's results of a command, and the seconds the tests took."""
+    models: list[ModelResult] = []
+    tests: list[TestResult] = []
+    test_seconds = 0.0
+    for node_result in getattr(results, "results", None) or []:
+        node = node_result.node
+        status = _text(node_result.status)
+        seconds = float(node_result.execution_time or 0.0)
+        kind = _text(node.resource_type)
         if kind == "test":
-            tests.append(
-                TestResult(rest[0], node["status"], node.get("failures"), node.get("message"))
-            )
+            tests.append(TestResult(node.name, status, node_result.failures, node_result.message))
             test_seconds += seconds
         elif kind in ("model", "seed"):
             models.append(
-                ModelResult(rest[-1], node["status"], _rows(node), seconds, node.get("message"))
+                ModelResult(node.name, status, _rows(node_result), seconds, node_result.message)
             )
     return models, tests, test_seconds
 
@@ -138,6 +136,11 @@ def failure_message(models: list[ModelResult], tests: list[TestResult], raw: Any
     return "; ".join(failed)
 
 
-def _rows(node: dict[str, Any]) -> int | None:
-    rows = (node.get("adapter_response") or {}).get("rows_affected")
+def _rows(node_result: Any) -> int | None:
+    rows = (node_result.adapter_response or {}).get("rows_affected")
     return rows if isinstance(rows, int) and rows >= 0 else None
+
+
+def _text(value: Any) -> str:
+    """dbt's enums (statuses, node types) as their plain names."""
+    return str(getattr(value, "value", value))

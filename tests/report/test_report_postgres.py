@@ -39,6 +39,8 @@ TABLES = {
     "analytics.meter_daily_usage": "meter_uid",
     "analytics.meter_intervals_15min": "meter_uid",
     "analytics.bill_reconciliation": "meter_uid",
+    "analytics.meter_monthly_peaks": "meter_uid",
+    "analytics.meter_time_zones": "meter_uid",
 }
 TYPES = {
     "VARCHAR": "text",
@@ -103,9 +105,12 @@ def content(target: Target, meters: list[str]) -> dict[str, Any]:
     """Everything the report shows for `meters`, in comparable form."""
     with open_warehouse(target) as warehouse:
         account = read_account(warehouse, Catalog.read(warehouse, "utilityapi"), meters)
+    shown = dataclasses.asdict(account)
+    if isinstance(shown["time_zones"], list):  # the account's checks; the report shows `meters`'
+        shown["time_zones"] = [z for z in shown["time_zones"] if z["meter_uid"] in meters]
     return _plain(
         {
-            "account": dataclasses.asdict(account),
+            "account": shown,
             "findings": [dataclasses.asdict(f) for f in findings(account)],
         }
     )

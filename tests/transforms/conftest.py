@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -20,13 +21,28 @@ def loader(tmp_path: Path) -> RawLoader:
 def world_build(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> tuple[Path, transforms.TransformResult]:
-    """The test world loaded once and transformed in full; tests only read it."""
+    """The test world loaded once and transformed in full; tests only read it (or copy it:
+    `built`)."""
     tmp = tmp_path_factory.mktemp("world")
     loader = RawLoader(tmp / "uapi.duckdb", tmp / "dlt")
     loader.load(world.initial_intervals(), world.initial_bills(), world.initial_meters())
     result = transforms.run(loader.pipeline)
+    assert (result.mode, result.reason) == ("full", "first run")
     assert loader.db_path is not None
+    with duckdb.connect(str(loader.db_path)) as conn:
+        conn.execute("checkpoint")  # everything in the file, nothing in a WAL: copies are whole
     return loader.db_path, result
+
+
+@pytest.fixture
+def built(world_build: tuple[Path, transforms.TransformResult], tmp_path: Path) -> RawLoader:
+    """A private copy of the built world (database and dlt's pipeline folder), as if this test
+    had loaded the world and run the first full build itself: later loads and runs see the
+    state that first run left."""
+    db, _ = world_build
+    shutil.copyfile(db, tmp_path / "uapi.duckdb")
+    shutil.copytree(db.parent / "dlt", tmp_path / "dlt")
+    return RawLoader(tmp_path / "uapi.duckdb", tmp_path / "dlt")
 
 
 @pytest.fixture(scope="session")

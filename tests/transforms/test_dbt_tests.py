@@ -31,18 +31,16 @@ def test_every_dbt_test_passes_on_the_world(world_build) -> None:
     assert result.warnings == []
 
 
-def test_a_duplicated_raw_reading_warns_and_never_doubles_kwh(loader: RawLoader) -> None:
-    loader.load(world.initial_intervals(), world.initial_bills(), world.initial_meters())
-    transforms.run(loader.pipeline)
-    before = rounded(table(loader.pipeline, "meter_daily_usage"))
+def test_a_duplicated_raw_reading_warns_and_never_doubles_kwh(built: RawLoader) -> None:
+    before = rounded(table(built.pipeline, "meter_daily_usage"))
     gas = [o for o in world.initial_intervals() if o["meter_uid"] == world.GAS]
-    loader.append_copies(gas)
-    raw = table(loader.pipeline, "interval_readings", schema="utilityapi")
+    built.append_copies(gas)
+    raw = table(built.pipeline, "interval_readings", schema="utilityapi")
     assert len(raw) > len(
         {(r["interval_uid"], r["start_at"], r["type"], r["meter_number"]) for r in raw}
     )
 
-    result = transforms.run(loader.pipeline)
+    result = transforms.run(built.pipeline)
 
     [duplicates] = [t for t in result.tests if t.name.startswith("source_unique_combination")]
     assert (duplicates.status, duplicates.failures) == ("warn", 72)
@@ -50,7 +48,7 @@ def test_a_duplicated_raw_reading_warns_and_never_doubles_kwh(loader: RawLoader)
         "utilityapi.interval_readings holds 72 datapoint key(s) (interval_uid, start_at, type, "
         "meter_number) loaded more than once; only the copy of the newest load is used"
     ]
-    assert rounded(table(loader.pipeline, "meter_daily_usage")) == before
+    assert rounded(table(built.pipeline, "meter_daily_usage")) == before
 
 
 def _broken_spring_forward() -> dict:
@@ -64,45 +62,73 @@ def _broken_spring_forward() -> dict:
     return interval(BROKEN, readings)
 
 
-def test_a_broken_dst_day_fails_the_transform(loader: RawLoader) -> None:
-    loader.load(world.initial_intervals(), world.initial_bills(), world.initial_meters())
-    transforms.run(loader.pipeline)
-    processed = table(loader.pipeline, "int_loads_processed")
-    loader.load([_broken_spring_forward()], meters=[meter(BROKEN, "PG&E")])
+def test_a_broken_dst_day_fails_the_transform(built: RawLoader) -> None:
+    processed = table(built.pipeline, "int_loads_processed")
+    built.load([_broken_spring_forward()], meters=[meter(BROKEN, "PG&E")])
 
     with pytest.raises(transforms.TransformError, match="dst_days_have_the_length_of_their_zone"):
-        transforms.run(loader.pipeline)
+        transforms.run(built.pipeline)
 
     # the failing test stopped everything downstream of meter_daily_usage: the loads stay
     # pending, so the next run (after a fix or a reload) recomputes the same days
-    with duckdb.connect(str(loader.db_path), read_only=True) as conn:
+    with duckdb.connect(str(built.db_path), read_only=True) as conn:
         [(zone_status, mismatches)] = conn.execute(
             "select time_zone_status, offset_mismatches from analytics.meter_time_zones "
             "where meter_uid = ?",
             [BROKEN],
         ).fetchall()
     assert zone_status == "offset_mismatch" and mismatches > 0
-    assert table(loader.pipeline, "int_loads_processed") == processed
+    assert table(built.pipeline, "int_loads_processed") == processed
     with pytest.raises(transforms.TransformError):  # still pending: tried, and failing, again
-        transforms.run(loader.pipeline)
+        transforms.run(built.pipeline)
 
 
-def test_a_failing_model_keeps_its_table_and_the_loads_pending(loader: RawLoader) -> None:
-    loader.load(world.initial_intervals(), world.initial_bills(), world.initial_meters())
-    transforms.run(loader.pipeline)
-    processed = table(loader.pipeline, "int_loads_processed")
-    slots = rounded(table(loader.pipeline, "int_slots_resolved"))
-    loader.load(world.second_load_intervals())
-    # a raw column that changed type under the models: values no longer add up
-    with duckdb.connect(str(loader.db_path)) as conn:
+def test_a_failing_build_keeps_its_tables_and_the_loads_pending(built: RawLoader, capsys) -> None:
+    processed = table(built.pipeline, "int_loads_processed")
+    slots = rounded(table(built.pipeline, "int_slots_resolved"))
+    built.load(world.second_load_intervals())
+    # a raw column that changed type under the models, with values that are no numbers: the
+    # staging cast to the declared type fails (numeric text alone would be cast back and pass),
+    # first in the raw key's test, which stops every model downstream
+    with duckdb.connect(str(built.db_path)) as conn:
         conn.execute("alter table utilityapi.interval_readings alter value type varchar")
+        conn.execute(
+            "update utilityapi.interval_readings set value = 'n/a' where _dlt_load_id = "
+            "(select max(_dlt_load_id) from utilityapi.interval_readings)"
+        )
+
+    with pytest.raises(
+        transforms.TransformError, match="test unique_combination_stg_interval_readings.* error"
+    ) as error:
+        transforms.run(built.pipeline)
+
+    assert "Could not convert string 'n/a'" in str(error.value)
+    # dbt runs in this process: its error output goes to stderr, stdout is the CLI's (--json)
+    captured = capsys.readouterr()
+    assert captured.out == "" and "Could not convert string 'n/a'" in captured.err
+    assert error.value.result is not None
+    statuses = {m.name: m.status for m in error.value.result.models}
+    assert statuses["int_slots_resolved"] == "skipped"
+    assert statuses["meter_daily_usage"] == "skipped"
+    assert rounded(table(built.pipeline, "int_slots_resolved")) == slots
+    assert table(built.pipeline, "int_loads_processed") == processed
+
+
+def test_a_failing_model_keeps_its_table_and_the_loads_pending(built: RawLoader) -> None:
+    processed = table(built.pipeline, "int_loads_processed")
+    built.load(world.second_load_intervals())
+    # a column of an incremental model's table changed type under it (by hand): the model
+    # refuses to write into it (on_schema_change='fail')
+    with duckdb.connect(str(built.db_path)) as conn:
+        conn.execute("alter table analytics.int_slots_resolved alter quantity type varchar")
+    slots = rounded(table(built.pipeline, "int_slots_resolved"))
 
     with pytest.raises(transforms.TransformError, match="model int_slots_resolved failed") as error:
-        transforms.run(loader.pipeline)
+        transforms.run(built.pipeline)
 
     assert error.value.result is not None
     statuses = {m.name: m.status for m in error.value.result.models}
     assert statuses["int_slots_resolved"] == "error"
     assert statuses["meter_daily_usage"] == "skipped"
-    assert rounded(table(loader.pipeline, "int_slots_resolved")) == slots
-    assert table(loader.pipeline, "int_loads_processed") == processed
+    assert rounded(table(built.pipeline, "int_slots_resolved")) == slots
+    assert table(built.pipeline, "int_loads_processed") == processed

@@ -27,11 +27,9 @@ def comparable(loader: RawLoader) -> dict[str, list[dict]]:
 
 
 @pytest.fixture
-def loaded(loader: RawLoader) -> RawLoader:
-    loader.load(world.initial_intervals(), world.initial_bills(), world.initial_meters())
-    first = transforms.run(loader.pipeline)
-    assert (first.mode, first.reason) == ("full", "first run")
-    return loader
+def loaded(built: RawLoader) -> RawLoader:
+    """The world loaded and built in full by a first run (a copy of the session's)."""
+    return built
 
 
 def test_incremental_run_recomputes_only_what_the_load_touched(loaded: RawLoader) -> None:

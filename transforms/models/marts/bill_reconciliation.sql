@@ -88,8 +88,8 @@ interval_totals as (
         min(unit) as min_unit,
         max(unit) as max_unit,
         sum(quantity) as interval_quantity,
-        sum(case when not is_gap then 1 else 0 end) as slots_present,
-        sum(case when is_spread then 1 else 0 end) as slots_spread
+        count(case when not is_gap then 1 end) as slots_present,
+        count(case when is_spread then 1 end) as slots_spread
     from bill_slots
     group by bill_uid
 ),

@@ -31,7 +31,7 @@ final as (
         sum(case when days.channel = 'net' then days.kwh end) as net_kwh,
         sum(case when days.channel = 'gen' then days.kwh end) as generation_kwh,
         min(case when days.channel in ('fwd', 'rev') then days.coverage end) as coverage,
-        sum(case when days.channel in ('fwd', 'rev') and not days.is_complete then 1 else 0 end)
+        count(case when days.channel in ('fwd', 'rev') and not days.is_complete then 1 end)
             = 0 as is_complete
     from days
     inner join solar_meters

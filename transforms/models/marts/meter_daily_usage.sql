@@ -50,9 +50,9 @@ days as (
         max(unit) as max_unit,
         sum(quantity) as quantity,
         max(demand_kw) as peak_demand_kw,
-        sum(case when not is_gap then 1 else 0 end) as slots_present,
-        sum(case when is_spread then 1 else 0 end) as slots_spread,
-        sum(case when is_flagged then 1 else 0 end) as slots_flagged
+        count(case when not is_gap then 1 end) as slots_present,
+        count(case when is_spread then 1 end) as slots_spread,
+        count(case when is_flagged then 1 end) as slots_flagged
     from slots
     group by meter_uid, channel, local_date
 ),

@@ -64,7 +64,7 @@ months as (
         max(demand_kw) as reported_peak_kw,
         max(interval_kw) as interval_peak_kw,
         sum(kwh) as kwh,
-        sum(case when not is_gap then 1 else 0 end) as slots_present
+        count(case when not is_gap then 1 end) as slots_present
     from measured
     group by meter_uid, month_start_local
 ),

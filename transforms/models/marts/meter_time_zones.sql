@@ -40,8 +40,8 @@ published_offsets as (
 checked as (
     select
         published_offsets.meter_uid,
-        sum(published_offsets.readings) as readings_checked,
-        sum(
+        cast(sum(published_offsets.readings) as {{ dbt.type_bigint() }}) as readings_checked,
+        cast(sum(
             case
                 when published_offsets.utc_offset_minutes
                     <> {{ zone_offset_minutes(zone_instant('published_offsets.hour_utc', "'UTC'"),
@@ -49,7 +49,7 @@ checked as (
                     then published_offsets.readings
                 else 0
             end
-        ) as offset_mismatches
+        ) as {{ dbt.type_bigint() }}) as offset_mismatches
     from published_offsets
     inner join zoned_meters
         on published_offsets.meter_uid = zoned_meters.meter_uid

@@ -1,0 +1,144 @@
+"""dbt run in this process: dlt's dbt runner supplies the profile, the credentials and the vars,
+dbt's Python API (`dbtRunner`) runs the command, and the parsed project is kept for the next run.
+
+dlt's runner would start a new Python for every command: importing dbt, loading the profile and
+reading the project back cost seconds of CPU before the first query, every time. Here dbt is
+imported once per process and the project parsed once per project version and target, so a
+second run (a test session, `uapi webhooks serve`, a notebook) starts at its first query.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, redirect_stdout
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dlt.common.configuration.utils import add_config_to_env
+from dlt.common.logger import is_json_logging
+from dlt.helpers.dbt.dbt_utils import initialize_dbt_logging
+
+if TYPE_CHECKING:
+    from dbt.cli.main import dbtRunnerResult
+    from dlt.helpers.dbt.runner import DBTPackageRunner
+
+# dbt keeps global state (flags, adapters, its event logger): one command at a time
+_LOCK = threading.Lock()
+# parsed projects by what parsing depends on (see _manifest_key); a few targets at most
+_MANIFESTS: dict[str, Any] = {}
+_MANIFESTS_KEPT = 4
+CREDENTIALS_PREFIX = "DLT__CREDENTIALS__"
+
+
+def invoke(
+    runner: DBTPackageRunner,
+    command: str,
+    arguments: Sequence[str],
+    variables: dict[str, Any],
+    profiles_dir: str,
+    work_dir: Path,
+) -> dbtRunnerResult:
+    """Run `dbt <command> <arguments>` on the runner's package and destination; dbt's result.
+
+    The vars are dlt's (`source_dataset_name`...) plus `variables`; dbt's target folder (its
+    saved parse, compiled SQL) and log go to `work_dir`.
+    """
+    from dbt.cli.main import dbtRunner
+
+    config = runner.config
+    project = [
+        "--project-dir",
+        runner.package_path,
+        "--profiles-dir",
+        profiles_dir,
+        "--profile",
+        config.package_profile_name,
+        "--vars",
+        json.dumps(runner._get_package_vars(variables), sort_keys=True),
+    ]
+    paths = ["--target-path", str(work_dir), "--log-path", str(work_dir)]
+    log_options = [
+        *initialize_dbt_logging(
+            config.runtime.log_level, is_json_logging(config.runtime.log_format)
+        ),
+        "--no-use-colors",
+    ]
+    # dbt prints its events on stdout, which belongs to the CLI's --json report: stderr here
+    with _LOCK, _credentials_in_environment(runner), redirect_stdout(sys.stderr):
+        key = _manifest_key(runner.package_path, config.package_profile_name, project)
+        manifest = _MANIFESTS.get(key)
+        if manifest is None:
+            parsed = dbtRunner().invoke(
+                [*log_options, "parse", "--no-write-json", *project, *paths]
+            )
+            _release_connections()
+            if not parsed.success:
+                return parsed
+            manifest = _remember(key, parsed.result)
+        try:
+            # no manifest.json or run_results.json: the results come back as objects
+            return dbtRunner(manifest=manifest).invoke(
+                [*log_options, command, "--no-write-json", *project, *paths, *arguments]
+            )
+        finally:
+            _release_connections()
+
+
+@contextmanager
+def _credentials_in_environment(runner: DBTPackageRunner) -> Iterator[None]:
+    """The destination's credentials as DLT__CREDENTIALS__* variables, as dlt's runner passes
+    them to dbt's profiles, for the duration of one command."""
+    saved = os.environ.copy()
+    try:
+        if runner.credentials:
+            add_config_to_env(runner.credentials, ("dlt",))
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def _manifest_key(package_path: str, profile: str, project: Sequence[str]) -> str:
+    """What a parsed project depends on: its files, the profile and vars, and the connection
+    (not the target or log folder). A DuckDB file names its relations by its stem, never by its
+    folder, so files of one name share a parse (a test session builds many)."""
+    credentials = {k: v for k, v in os.environ.items() if k.startswith(CREDENTIALS_PREFIX)}
+    database = credentials.get(f"{CREDENTIALS_PREFIX}DATABASE")
+    if profile == "duckdb" and database:
+        credentials[f"{CREDENTIALS_PREFIX}DATABASE"] = Path(database).stem
+    digest = hashlib.sha256()
+    digest.update(json.dumps([list(project), sorted(credentials.items())]).encode())
+    root = Path(package_path)
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and path.suffix in (".sql", ".yml", ".csv") and _in_project(root, path):
+            digest.update(str(path.relative_to(root)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _in_project(root: Path, path: Path) -> bool:
+    top = path.relative_to(root).parts[0]
+    return top in ("models", "macros", "seeds", "tests", "dbt_project.yml", "profiles.yml")
+
+
+def _remember(key: str, manifest: Any) -> Any:
+    while len(_MANIFESTS) >= _MANIFESTS_KEPT:
+        _MANIFESTS.pop(next(iter(_MANIFESTS)))
+    _MANIFESTS[key] = manifest
+    return manifest
+
+
+def _release_connections() -> None:
+    """Close the DuckDB database dbt opened: dbt-duckdb keeps it open after the command, and
+    this process may open the same file again (dlt, a read-only connection) with other
+    settings, which DuckDB refuses while it is open."""
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    except ImportError:
+        return
+    DuckDBConnectionManager.close_all_connections()
