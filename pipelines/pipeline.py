@@ -269,6 +269,11 @@ def settle_leftovers(pipeline: Pipeline) -> list[str]:
         return []
     normalized = pipeline.list_normalized_load_packages()
     pending = [*normalized, *pipeline.list_extracted_load_packages()]
+    settled = _archive_committed(pipeline, normalized)
+    normalized = [load_id for load_id in normalized if load_id not in settled]
+    pending = [load_id for load_id in pending if load_id not in settled]
+    if not pending:
+        return [f"completed {load_id}" for load_id in settled]
     try:
         # only a normalized package can have begun loading
         unsure = any(_staging_unsure(pipeline, load_id) for load_id in normalized)
@@ -279,7 +284,40 @@ def settle_leftovers(pipeline: Pipeline) -> list[str]:
         return _discard(pipeline, pending, describe_failure(exc), exc)
     if unsure:
         return _discard(pipeline, pending, "killed while staging readings", None)
-    return [f"completed {load_id}" for load_id in pending]
+    return [f"completed {load_id}" for load_id in [*settled, *pending]]
+
+
+def _archive_committed(pipeline: Pipeline, normalized: list[str]) -> list[str]:
+    """Packages the warehouse already recorded as loaded, archived as such without loading.
+
+    A run killed after dlt wrote a package's row in `_dlt_loads` but before it moved the
+    package to its loaded folder leaves it pending; completing it would write that row twice.
+    """
+    committed = _committed_load_ids(pipeline, normalized)
+    storage = pipeline._get_load_storage()  # noqa: SLF001 - dlt has no public way to archive
+    archived = []
+    for load_id in normalized:
+        jobs = storage.normalized_packages.get_load_package_jobs(load_id)
+        if load_id in committed and not (jobs["new_jobs"] or jobs["started_jobs"]):
+            storage.complete_load_package(load_id, aborted=False)
+            archived.append(load_id)
+    return archived
+
+
+def _committed_load_ids(pipeline: Pipeline, load_ids: list[str]) -> set[str]:
+    if not load_ids:
+        return set()
+    try:
+        with pipeline.sql_client() as client:
+            loads = client.make_qualified_table_name(pipeline.default_schema.loads_table_name)
+            marks = ", ".join(["%s"] * len(load_ids))
+            rows = client.execute_sql(
+                f"select load_id from {loads} where status = 0 and load_id in ({marks})",
+                *load_ids,
+            )
+    except Exception:  # noqa: BLE001 - no loads table (nothing committed) or no SQL to ask
+        return set()
+    return {str(row[0]) for row in rows or []}
 
 
 def _discard(

@@ -287,6 +287,37 @@ def test_a_run_killed_after_staging_readings_is_refetched_not_staged_twice(world
     assert "killed while staging readings" in rerun.stdout + rerun.stderr
 
 
+# Dies right after dlt recorded a load in `_dlt_loads`, before it moved the package to its
+# loaded folder: completing that package again would record the load twice.
+DIE_AFTER_RECORDING_A_LOAD = """
+import os, sys
+from dlt.destinations.job_client_impl import SqlJobClientBase
+record = SqlJobClientBase.complete_load
+def complete_load(self, load_id):
+    record(self, load_id)
+    os._exit(9)
+SqlJobClientBase.complete_load = complete_load
+from pipelines.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_run_killed_after_recording_a_load_does_not_record_it_twice(world, clean, tmp_path):
+    db = tmp_path / "w.duckdb"
+    cmd = uapi(world, db)
+    killed = run([sys.executable, "-c", DIE_AFTER_RECORDING_A_LOAD, *cmd[3:]])
+    assert killed.returncode == 9, killed.stderr
+    rerun = run(cmd)
+    assert rerun.returncode == 0, rerun.stderr
+    with duckdb.connect(str(db), read_only=True) as con:
+        [(loads, distinct)] = con.execute(
+            "select count(*), count(distinct load_id) from utilityapi._dlt_loads"
+        ).fetchall()
+    assert loads == distinct
+    assert_no_duplicate_readings(db)
+    assert differences(snapshot(db), clean) == []
+
+
 def _destination_state(db: Path) -> dict:
     """The state of the latest load that completed (a killed load may have written its row)."""
     with duckdb.connect(str(db), read_only=True) as con:
