@@ -99,8 +99,13 @@ def _credentials_in_environment(runner: DBTPackageRunner) -> Iterator[None]:
             add_config_to_env(runner.credentials, ("dlt",))
         yield
     finally:
-        os.environ.clear()
-        os.environ.update(saved)
+        # only the keys the command changed: the environment is never empty, even for a moment,
+        # for other threads (a receiver's next load reads its configuration from it)
+        for key in set(os.environ) - set(saved):
+            os.environ.pop(key, None)
+        for key, value in saved.items():
+            if os.environ.get(key) != value:
+                os.environ[key] = value
 
 
 def _manifest_key(package_path: str, profile: str, project: Sequence[str]) -> str:

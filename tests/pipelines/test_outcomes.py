@@ -221,6 +221,14 @@ def test_a_failing_transform_keeps_the_load_and_exits_4(sb, tmp_path, monkeypatc
     assert snapshot(db)["utilityapi.interval_readings"]
 
 
+@pytest.fixture(scope="module")
+def loaded(sb, tmp_path_factory) -> tuple[Path, dict]:
+    """One loaded warehouse and its snapshot, for runs that must change nothing in it."""
+    db = tmp_path_factory.mktemp("loaded") / "w.duckdb"
+    assert load(sb, db) == 0
+    return db, snapshot(db)
+
+
 @pytest.mark.parametrize(
     ("args", "flag", "says"),
     [
@@ -238,11 +246,9 @@ def test_a_failing_transform_keeps_the_load_and_exits_4(sb, tmp_path, monkeypatc
     ],
 )
 def test_bad_input_is_exit_2_naming_the_flag_and_changes_nothing(
-    sb, tmp_path, capsys, args, flag, says
+    sb, loaded, capsys, args, flag, says
 ):
-    db = tmp_path / "w.duckdb"
-    assert load(sb, db) == 0
-    before = snapshot(db)
+    db, before = loaded
     sb.clear_requests()
     capsys.readouterr()
     assert load(sb, db, *args, "--json") == 2
@@ -253,10 +259,8 @@ def test_bad_input_is_exit_2_naming_the_flag_and_changes_nothing(
     assert snapshot(db) == before
 
 
-def test_unknown_meter_uids_are_named_exit_2_for_load_and_backfill(sb, tmp_path, capsys):
-    db = tmp_path / "w.duckdb"
-    assert load(sb, db) == 0
-    before = snapshot(db)
+def test_unknown_meter_uids_are_named_exit_2_for_load_and_backfill(sb, loaded, capsys):
+    db, before = loaded
     known = activated(sb)[0]
     assert load(sb, db, "--meters", f"{known},no-such-meter") == 2
     assert "no-such-meter" in capsys.readouterr().err

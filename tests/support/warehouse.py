@@ -8,6 +8,7 @@ import duckdb
 
 SCHEMAS = ("utilityapi", "analytics")
 FLOAT_DECIMALS = 6
+FLOATS = {"DOUBLE", "FLOAT", "REAL"}
 # Columns that differ between two loads of the same data by design: dlt's load and row ids,
 # the transform run that wrote a row, and when meter access was checked (the run's clock).
 VOLATILE = {
@@ -45,17 +46,23 @@ def snapshot(db: Path) -> dict[str, list[tuple]]:
             if f"{schema}.{table}" in BOOKKEEPING:
                 continue
             columns = [
-                name
-                for (name,) in con.execute(
-                    "select column_name from information_schema.columns "
+                (name, kind)
+                for name, kind in con.execute(
+                    "select column_name, data_type from information_schema.columns "
                     "where table_schema = ? and table_name = ? order by ordinal_position",
                     [schema, table],
                 ).fetchall()
                 if name not in VOLATILE
             ]
-            select = ", ".join(f'"{c}"' for c in columns)
-            rows = con.execute(f'select {select} from "{schema}"."{table}"').fetchall()
-            tables[f"{schema}.{table}"] = sorted((_rounded(r) for r in rows), key=_sort_key)
+            # Sums come out of a parallel aggregation in any order, so their last bits vary
+            # between two builds of the same rows; values are published to 3 decimals.
+            select = ", ".join(
+                f'round("{name}", {FLOAT_DECIMALS})' if kind in FLOATS else f'"{name}"'
+                for name, kind in columns
+            )
+            # sorted by the database: the same rows give the same list, duplicates kept
+            rows = con.execute(f'select {select} from "{schema}"."{table}" order by all')
+            tables[f"{schema}.{table}"] = rows.fetchall()
     return tables
 
 
@@ -88,11 +95,3 @@ def _multiset_minus(left: list[tuple], right: list[tuple]) -> list[tuple]:
     return out
 
 
-def _rounded(row: tuple) -> tuple:
-    # Sums come out of a parallel aggregation in any order, so their last bits vary between
-    # two builds of the same rows; values are published to 3 decimals.
-    return tuple(round(v, FLOAT_DECIMALS) if isinstance(v, float) else v for v in row)
-
-
-def _sort_key(row: tuple) -> tuple:
-    return tuple((value is None, str(value)) for value in row)
