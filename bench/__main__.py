@@ -27,6 +27,7 @@ class Plan:
     runs: int
     backfill: World  # scenarios 1, 2, 4 (the ≈10 M point) and 5
     memory_small: World  # scenario 4's ≈1 M point
+    memory_large: World  # scenario 4's ≈30 M point
     throughput: World  # scenario 3
     rest_api_meters: int  # how many of scenario 3's meters the rest_api baseline loads
     k_changed: int
@@ -36,6 +37,7 @@ FULL = Plan(
     runs=3,
     backfill=World(meters=100, days=730),
     memory_small=World(meters=10, days=730),
+    memory_large=World(meters=300, days=730),
     throughput=World(meters=20, days=730),
     rest_api_meters=2,
     k_changed=5,
@@ -44,6 +46,7 @@ SMOKE = Plan(
     runs=1,
     backfill=World(meters=4, days=20),
     memory_small=World(meters=2, days=20),
+    memory_large=World(meters=12, days=20),
     throughput=World(meters=3, days=20),
     rest_api_meters=1,
     k_changed=1,
@@ -90,10 +93,14 @@ def main(argv: list[str] | None = None) -> int:
         )
     results["backfill_runs"] = backfill_runs
 
-    _say(f"scenario 4: {plan.memory_small.describe()}")
+    _say(f"scenario 4: {plan.memory_small.describe()} and {plan.memory_large.describe()}")
     results["memory_small_world"] = vars(plan.memory_small)
     results["memory_small_runs"] = [
-        memory.run_small(plan.memory_small, work / "memory") for _ in range(runs)
+        memory.run_point(plan.memory_small, work / "memory") for _ in range(runs)
+    ]
+    results["memory_large_world"] = vars(plan.memory_large)
+    results["memory_large_runs"] = [
+        memory.run_point(plan.memory_large, work / "memory") for _ in range(runs)
     ]
 
     _say(f"scenario 3: {plan.throughput.describe()}")

@@ -198,6 +198,12 @@ def add_checkpoint_options(parser: argparse.ArgumentParser) -> None:
         help=f"commit after this many minutes of fetching (default "
         f"{settings.CHECKPOINT_MINUTES:g})",
     )
+    parser.add_argument(
+        "--checkpoint-readings",
+        type=positive_int(),
+        help=f"commit after meters listing this many readings (default "
+        f"{settings.CHECKPOINT_READINGS:,})",
+    )
 
 
 def check_db_path(path: Path) -> str | None:

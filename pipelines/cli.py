@@ -735,6 +735,7 @@ def _checkpoints(args: argparse.Namespace) -> dict[str, Any]:
     given = {
         "checkpoint_meters": args.checkpoint_meters,
         "checkpoint_minutes": args.checkpoint_minutes,
+        "checkpoint_readings": args.checkpoint_readings,
     }
     return {name: value for name, value in given.items() if value is not None}
 

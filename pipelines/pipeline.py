@@ -30,6 +30,7 @@ from sources.utilityapi.completeness import COMPLETENESS_HINTS
 from . import completeness
 from .lock import writer_lock
 from .outcome import Outcome
+from .overlap import BackgroundLoad
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +119,7 @@ class LoadOptions:
     # commit after this many meters or minutes of fetching (None: no limit of that kind)
     checkpoint_meters: int | None = settings.CHECKPOINT_METERS
     checkpoint_minutes: float | None = settings.CHECKPOINT_MINUTES
+    checkpoint_readings: int | None = settings.CHECKPOINT_READINGS
     clock: Clock = SYSTEM_CLOCK
 
     def source_args(self, **extra: Any) -> dict[str, Any]:
@@ -125,6 +127,7 @@ class LoadOptions:
         steps = {
             "checkpoint_meters": self.checkpoint_meters,
             "checkpoint_minutes": self.checkpoint_minutes,
+            "checkpoint_readings": self.checkpoint_readings,
         }
         return {**steps, **self.source, **extra}
 
@@ -179,6 +182,9 @@ def make_pipeline(target: Target) -> Pipeline:
         _prepare_duckdb(target)
     elif target.problem():
         raise ValueError(target.problem())
+    # The package files live a few seconds on local disk: compressing them costs more CPU than
+    # the disk it saves.
+    dlt.config["data_writer.disable_compression"] = True
     return dlt.pipeline(
         pipeline_name=PIPELINE_NAME,
         pipelines_dir=str(target.working_dir),
@@ -252,26 +258,90 @@ def settle_leftovers(pipeline: Pipeline) -> list[str]:
     """Complete or discard the packages an earlier run left; say which, one line each.
 
     A run killed after extracting leaves packages whose rows and state belong together:
-    loading them exactly once is what that run would have done. If they cannot be loaded now,
-    they are discarded and the local state goes back to before them, so the data is fetched
-    again.
+    loading them exactly once is what that run would have done. A package killed while it was
+    copying readings into the staging dataset is discarded instead (the copy may have committed
+    unrecorded, and readings are staged without deduplication, see READINGS_DISPOSITION), and
+    so is every package after it, whose state includes its cursors. If they cannot be loaded
+    now, they are discarded and the local state goes back to before them, so the data is
+    fetched again.
     """
     if not pipeline.has_pending_data:
         return []
-    pending = [*pipeline.list_normalized_load_packages(), *pipeline.list_extracted_load_packages()]
+    normalized = pipeline.list_normalized_load_packages()
+    pending = [*normalized, *pipeline.list_extracted_load_packages()]
+    settled = _archive_committed(pipeline, normalized)
+    normalized = [load_id for load_id in normalized if load_id not in settled]
+    pending = [load_id for load_id in pending if load_id not in settled]
+    if not pending:
+        return [f"completed {load_id}" for load_id in settled]
     try:
-        pipeline.normalize()
-        pipeline.load()
+        # only a normalized package can have begun loading
+        unsure = any(_staging_unsure(pipeline, load_id) for load_id in normalized)
+        if not unsure:
+            pipeline.normalize()
+            pipeline.load()
     except Exception as exc:  # noqa: BLE001 - reported, then the packages are discarded
-        pipeline.abort_packages()
-        if pipeline.has_pending_data:
-            raise DestinationUnavailable(
-                f"packages left by an earlier run in {pipeline.working_dir} could neither be "
-                f"loaded nor discarded ({describe_failure(exc)}); delete that folder to start "
-                "from the state committed in the warehouse."
-            ) from exc
-        return [f"discarded {load_id} ({describe_failure(exc)})" for load_id in pending]
-    return [f"completed {load_id}" for load_id in pending]
+        return _discard(pipeline, pending, describe_failure(exc), exc)
+    if unsure:
+        return _discard(pipeline, pending, "killed while staging readings", None)
+    return [f"completed {load_id}" for load_id in [*settled, *pending]]
+
+
+def _archive_committed(pipeline: Pipeline, normalized: list[str]) -> list[str]:
+    """Packages the warehouse already recorded as loaded, archived as such without loading.
+
+    A run killed after dlt wrote a package's row in `_dlt_loads` but before it moved the
+    package to its loaded folder leaves it pending; completing it would write that row twice.
+    """
+    committed = _committed_load_ids(pipeline, normalized)
+    storage = pipeline._get_load_storage()  # noqa: SLF001 - dlt has no public way to archive
+    archived = []
+    for load_id in normalized:
+        jobs = storage.normalized_packages.get_load_package_jobs(load_id)
+        if load_id in committed and not (jobs["new_jobs"] or jobs["started_jobs"]):
+            storage.complete_load_package(load_id, aborted=False)
+            archived.append(load_id)
+    return archived
+
+
+def _committed_load_ids(pipeline: Pipeline, load_ids: list[str]) -> set[str]:
+    if not load_ids:
+        return set()
+    try:
+        with pipeline.sql_client() as client:
+            loads = client.make_qualified_table_name(pipeline.default_schema.loads_table_name)
+            marks = ", ".join(["%s"] * len(load_ids))
+            rows = client.execute_sql(
+                f"select load_id from {loads} where status = 0 and load_id in ({marks})",
+                *load_ids,
+            )
+    except Exception:  # noqa: BLE001 - no loads table (nothing committed) or no SQL to ask
+        return set()
+    return {str(row[0]) for row in rows or []}
+
+
+def _discard(
+    pipeline: Pipeline, pending: list[str], reason: str, exc: Exception | None
+) -> list[str]:
+    pipeline.abort_packages()
+    if pipeline.has_pending_data:
+        raise DestinationUnavailable(
+            f"packages left by an earlier run in {pipeline.working_dir} could neither be "
+            f"loaded nor discarded ({reason}); delete that folder to start from the state "
+            "committed in the warehouse."
+        ) from exc
+    return [f"discarded {load_id} ({reason})" for load_id in pending]
+
+
+def _staging_unsure(pipeline: Pipeline, load_id: str) -> bool:
+    """Whether a copy of deduplicated rows into staging was running when the run died."""
+    info = pipeline.get_load_package_info(load_id)
+    started = info.jobs.get("started_jobs") or []
+    # the package's own schema: the one its load uses, whatever the pipeline saved since
+    deduplicated = {
+        name for name, table in info.schema.tables.items() if table.get("x-stage-data-deduplicated")
+    }
+    return any(job.job_file_info.table_name in deduplicated for job in started)
 
 
 def probe_destination(pipeline: Pipeline, target: Target) -> None:
@@ -319,23 +389,93 @@ def _run_steps(
     *,
     refresh: bool = True,
 ) -> None:
+    """Run the source step by step, each step loaded while the next one is fetched."""
     step_resources = [r for r in resources if r in STEP_RESOURCES]
     selected = resources
     if options.target.table_format:
         _apply_table_format(source, options.target.table_format)
-    while True:
-        remaining_before = result.report.remaining
-        drop = refresh and options.full_refresh and not result.steps
-        step = _run_step(pipeline, source.with_resources(*selected), options, phase, drop=drop)
-        result.steps.append(step)
-        for table, count in result.steps[-1].row_counts.items():
-            result.row_counts[table] = result.row_counts.get(table, 0) + count
-        remaining = result.report.remaining
-        if not step_resources or not remaining:
-            return
-        if len(result.steps) > 1 and remaining >= remaining_before:
-            raise RuntimeError(f"a checkpoint step took none of the {remaining} meters left")
-        selected = step_resources
+    loading = BackgroundLoad(pipeline)
+    pending: _Step | None = None  # normalized, loading in the background
+    taken = 0
+    try:
+        while True:
+            remaining_before = result.report.remaining
+            drop = refresh and options.full_refresh and not result.steps and pending is None
+            begun = time.perf_counter()
+            _extract(pipeline, source.with_resources(*selected), options, phase, drop=drop)
+            taken += 1
+            if pending is not None:
+                _finish(loading, pending, result)
+            pending = _normalize(pipeline, phase, begun)
+            phase("loading")
+            loading.start()
+            remaining = result.report.remaining
+            if not step_resources or not remaining:
+                break
+            if taken > 1 and remaining >= remaining_before:
+                raise RuntimeError(f"a checkpoint step took none of the {remaining} meters left")
+            selected = step_resources
+        _finish(loading, pending, result)
+    except BaseException:
+        # A load still running commits its step if it can; whatever is not committed then is
+        # discarded with its state (packages after a failed one hold its cursors too).
+        if loading.running and pending is not None:
+            try:
+                _finish(loading, pending, result)
+            except BaseException:  # noqa: BLE001 - the first failure is the one reported
+                pass
+        if pipeline.has_pending_data:
+            pipeline.abort_packages()
+        raise
+
+
+@dataclass
+class _Step:
+    """A normalized step waiting for (or in) its load."""
+
+    row_counts: dict[str, int]
+    begun: float
+
+
+def _extract(
+    pipeline: Pipeline,
+    source: Any,
+    options: LoadOptions,
+    phase: Callable[[str], None],
+    *,
+    drop: bool = False,
+    label: str = "fetching",
+) -> None:
+    phase(label)
+    pipeline.extract(
+        source,
+        refresh="drop_sources" if drop else None,
+        table_format=options.target.table_format,  # type: ignore[arg-type]
+        # Parquet loads into DuckDB far faster than INSERT statements.
+        loader_file_format="parquet" if options.target.is_duckdb else None,
+    )
+
+
+def _normalize(pipeline: Pipeline, phase: Callable[[str], None], begun: float) -> _Step:
+    phase("normalizing")
+    normalized = pipeline.normalize()
+    counts = dict(normalized.row_counts) if normalized is not None else {}
+    return _Step({k: v for k, v in counts.items() if not k.startswith("_dlt")}, begun)
+
+
+def _finish(loading: BackgroundLoad, step: _Step, result: LoadResult) -> None:
+    """Wait for a step's load; record it once committed."""
+    loaded = loading.wait()
+    load_ids = loaded.loads_ids if loaded is not None else []
+    result.steps.append(
+        StepResult(
+            load_id=load_ids[-1] if load_ids else "",
+            row_counts=step.row_counts,
+            seconds=time.perf_counter() - step.begun,
+        )
+    )
+    for table, count in step.row_counts.items():
+        result.row_counts[table] = result.row_counts.get(table, 0) + count
 
 
 def _apply_table_format(source: Any, table_format: str) -> None:

@@ -50,6 +50,11 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         help="MB/s a response is sent at when --latency-ms > 0 ('none' for infinite; default 50)",
     )
     parser.add_argument(
+        "--shared-link",
+        action="store_true",
+        help="responses share the bandwidth, as on one client's link (default: each has it all)",
+    )
+    parser.add_argument(
         "--rate-limit",
         type=_rate,
         default=50.0,
@@ -165,6 +170,7 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         host=args.host,
         port=args.port,
         bandwidth_mb_s=args.bandwidth_mb_s,
+        shared_link=args.shared_link,
         webhooks=tuple((url, secret) for url, secret in args.webhook),
         limit_caps=args.limit_caps,
         start_filters_objects=args.start_filters_objects,

@@ -152,6 +152,10 @@ class SandboxConfig:
     # Network model: with latency_ms > 0 each response waits latency_ms + bytes / bandwidth
     # (MB/s, None = infinite) before it is sent; latency_ms = 0 leaves the loopback as it is.
     bandwidth_mb_s: float | None = 50.0
+    # The client's link is one pipe: responses share the bandwidth (each waits its latency, then
+    # its turn on the link, first come first served), so many responses in flight arrive no
+    # faster than bandwidth_mb_s in all. Off: each response is sent at the full bandwidth alone.
+    shared_link: bool = False
     # More webhook endpoints as (url, secret), after webhook_url/webhook_secret; every event is
     # copied once per endpoint, each copy with its own uid and delivery state.
     webhooks: tuple[tuple[str, str], ...] = ()

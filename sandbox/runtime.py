@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -54,6 +55,9 @@ class Runtime:
         self.faults = FaultInjector(cfg.faults)
         self.latency_ms = cfg.latency_ms
         self.bandwidth_mb_s = cfg.bandwidth_mb_s
+        self.shared_link = cfg.shared_link
+        self._link_free_at = 0.0  # monotonic time the shared link finishes its queued bytes
+        self._link_lock = threading.Lock()
         self.modes = cfg.modes
         # Awaited before each response (tests inject a recorder instead of waiting).
         self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
@@ -243,11 +247,20 @@ class Runtime:
         self.bandwidth_mb_s = mb_s
 
     def response_delay(self, size: int) -> float:
-        """Seconds a response of `size` bytes waits before it is sent (0 without latency)."""
+        """Seconds a response of `size` bytes waits before it is sent (0 without latency).
+
+        On a shared link the response also waits for the bytes queued before it.
+        """
         if self.latency_ms <= 0:
             return 0.0
         transfer = 0.0 if self.bandwidth_mb_s is None else size / (self.bandwidth_mb_s * 1e6)
-        return self.latency_ms / 1000.0 + transfer
+        latency = self.latency_ms / 1000.0
+        if not self.shared_link:
+            return latency + transfer
+        now = time.monotonic()
+        with self._link_lock:
+            self._link_free_at = max(now + latency, self._link_free_at) + transfer
+            return self._link_free_at - now
 
     def set_modes(self, changes: dict[str, Any]) -> Modes:
         """Switch readings of the API while serving; returns the modes now in force."""

@@ -31,7 +31,7 @@ from .errors import (
     error_for_status,
 )
 from .limiter import RateLimiter
-from .pages import Page, PayloadError, json_page, parse_json
+from .pages import BodyDecoder, Page, PayloadError, WholeBody, json_page, parse_json
 
 logger = logging.getLogger(__name__)
 
@@ -178,20 +178,31 @@ class UtilityAPIClient:
     def decoded_pages(
         self, path: str, params: Mapping[str, Any] | None, decode: Callable[[bytes], Page[T]]
     ) -> Iterator[Page[T]]:
-        """Follow `next` links, decoding each page's bytes with `decode`.
+        """Follow `next` links, decoding each page's whole body with `decode`."""
+        yield from self.streamed_pages(path, params, lambda: WholeBody(decode))
 
-        `decode` raises PayloadError for bytes that are not a whole page (e.g. truncated), which
-        is retried like a transport failure. A `next` link is followed as sent, except that a
-        filter of the first request it lost is put back: UtilityAPI does not document whether
-        `next` keeps the query, and a link without `start` or `allow_mixed` would page a
-        different result set.
+    def streamed_pages(
+        self,
+        path: str,
+        params: Mapping[str, Any] | None,
+        decoder: Callable[[], BodyDecoder[Page[T]]],
+    ) -> Iterator[Page[T]]:
+        """Follow `next` links, each page's body fed to a new `decoder()` as it streams.
+
+        The decoder raises PayloadError for bytes that are not a whole page (e.g. truncated),
+        which is retried like a transport failure (with a new decoder). A `next` link is
+        followed as sent, except that a filter of the first request it lost is put back:
+        UtilityAPI does not document whether `next` keeps the query, and a link without
+        `start` or `allow_mixed` would page a different result set.
         """
         url: str | None = path
         query = dict(params or {})
         filters = _query(params) or {}
         seen: set[str] = set()
         while url:
-            page = self._request("GET", url, params=query or None, retry_unsafe=True, decode=decode)
+            page = self._request(
+                "GET", url, params=query or None, retry_unsafe=True, decoder=decoder
+            )
             yield page
             next_url = page.next
             if next_url is not None:
@@ -212,7 +223,7 @@ class UtilityAPIClient:
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         retry_unsafe: bool,
-        decode: Callable[[bytes], Any] | None = None,
+        decoder: Callable[[], BodyDecoder[Any]] | None = None,
     ) -> Any:
         url = self._url(path)
         endpoint = endpoint_label(method, url)
@@ -224,7 +235,9 @@ class UtilityAPIClient:
             self.stats.sent(endpoint)
             failure: UtilityAPIError
             try:
-                status, headers, content = self._send(method, url, params, json, endpoint)
+                status, headers, body = self._send(
+                    method, url, params, json, endpoint, decoder or _whole_json
+                )
             except DeadlineExceededError as exc:
                 failure = exc
                 deadlines += 1
@@ -239,7 +252,7 @@ class UtilityAPIClient:
                 if not retry_unsafe:
                     raise _maybe_applied(failure) from exc
             else:
-                self.stats.received(endpoint, status, len(content))
+                content = body if isinstance(body, bytes) else b""
                 if status == 429:
                     rate_limited += 1
                     wait = _retry_after(headers.get("Retry-After"))
@@ -272,11 +285,11 @@ class UtilityAPIClient:
                     raise error_for_status(status, _json_or_none(content), endpoint)
                 else:
                     try:
-                        return decode(content) if decode else parse_json(content)
+                        return body.close()  # type: ignore[union-attr]
                     except PayloadError as exc:
                         failure = MalformedResponseError(
-                            f"UtilityAPI answered {endpoint} with {len(content)} bytes that are "
-                            f"not valid JSON (truncated or not JSON: {exc}).",
+                            f"UtilityAPI answered {endpoint} with a body that is not valid JSON "
+                            f"(truncated or not JSON: {exc}).",
                             status=status,
                             endpoint=endpoint,
                         )
@@ -289,38 +302,59 @@ class UtilityAPIClient:
             self._clock.sleep(delay)
 
     def _send(
-        self, method: str, url: str, params: Mapping[str, Any] | None, body: Any, endpoint: str
-    ) -> tuple[int, httpx.Headers, bytes]:
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, Any] | None,
+        body: Any,
+        endpoint: str,
+        decoder: Callable[[], BodyDecoder[Any]],
+    ) -> tuple[int, httpx.Headers, bytes | BodyDecoder[Any]]:
         """One request, its body read as it streams, within a size bound and a deadline.
 
-        The bound keeps a runaway response from taking the process's memory; the deadline
-        ends a response that keeps trickling in under the read timeout.
+        A success's body goes to a new `decoder()` as it arrives (returned fed, to be closed);
+        any other answer's body is returned as bytes. The bound applies to what the decoder
+        holds at once (a streaming decoder holds a batch, a whole-body one the body) and keeps
+        a runaway response from taking the process's memory; the deadline ends a response that
+        keeps trickling in under the read timeout.
         """
         started = self._clock.monotonic()
         with self._http.stream(method, url, params=_query(params), json=body) as response:
+            status = response.status_code
+            sink: BodyDecoder[Any] = decoder() if 200 <= status < 300 else WholeBody(bytes)
             declared = response.headers.get("Content-Length")
-            if declared and declared.isdigit() and int(declared) > self._max_response_bytes:
+            whole = isinstance(sink, WholeBody)
+            if (
+                whole
+                and declared
+                and declared.isdigit()
+                and int(declared) > self._max_response_bytes
+            ):
                 raise self._too_large(endpoint, int(declared))
-            chunks: list[bytes] = []
             size = 0
-            for chunk in response.iter_bytes():
-                size += len(chunk)
-                if size > self._max_response_bytes:
-                    raise self._too_large(endpoint, size)
-                if self._clock.monotonic() - started > self._deadline:
-                    raise DeadlineExceededError(
-                        f"{endpoint} was still sending after {self._deadline:.0f} s "
-                        f"({size:,} bytes so far); giving up on this response.",
-                        endpoint=endpoint,
-                    )
-                chunks.append(chunk)
-            content = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-            return response.status_code, response.headers, content
+            try:
+                for chunk in response.iter_bytes():
+                    size += len(chunk)
+                    sink.feed(chunk)
+                    if sink.held > self._max_response_bytes:
+                        raise self._too_large(endpoint, sink.held)
+                    if self._clock.monotonic() - started > self._deadline:
+                        raise DeadlineExceededError(
+                            f"{endpoint} was still sending after {self._deadline:.0f} s "
+                            f"({size:,} bytes so far); giving up on this response.",
+                            endpoint=endpoint,
+                        )
+            finally:
+                self.stats.received(endpoint, status, size)
+            if not 200 <= status < 300:
+                return status, response.headers, sink.close()
+            return status, response.headers, sink
 
     def _too_large(self, endpoint: str, size: int) -> ResponseTooLargeError:
         return ResponseTooLargeError(
-            f"UtilityAPI's answer to {endpoint} is over {self._max_response_bytes:,} bytes "
-            f"({size:,} so far); refusing to hold it in memory. Ask for smaller pages.",
+            f"UtilityAPI's answer to {endpoint} needs over {self._max_response_bytes:,} bytes "
+            f"held at once ({size:,} so far: a whole body, or one object of a streamed page); "
+            "refusing to hold it in memory.",
             endpoint=endpoint,
         )
 
@@ -394,6 +428,10 @@ def _with_filters(url: str, filters: Mapping[str, str]) -> str:
     if not missing:
         return url
     return urlunsplit(parts._replace(query=urlencode({**present, **missing})))
+
+
+def _whole_json() -> BodyDecoder[Any]:
+    return WholeBody(parse_json)
 
 
 def _json_or_none(content: bytes) -> Any:

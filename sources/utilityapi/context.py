@@ -35,6 +35,7 @@ class LoadScope:
     access_changes: list[dict[str, Any]]
     step_meters: int | None
     step_seconds: float | None
+    step_readings: int | None = None
 
 
 @dataclass
@@ -107,16 +108,21 @@ class SourceContext:
         started = self.clock.monotonic()
         limit = self.scope.step_meters or len(pending)
         seconds = self.scope.step_seconds
-        given = 0
+        readings = self.scope.step_readings if kind == "intervals" else None
+        counts = {str(m.get("uid")): as_count(m.get("interval_count")) or 0 for m in self.meters()}
+        given = taken_readings = 0
         try:
             for plan in pending:
-                if given >= limit or (
-                    seconds is not None and self.clock.monotonic() - started >= seconds
+                if (
+                    given >= limit
+                    or (seconds is not None and self.clock.monotonic() - started >= seconds)
+                    or (given and readings is not None and taken_readings >= readings)
                 ):
                     break
                 with self._lock:
                     self._taken[kind].add(plan.meter_uid)
                 given += 1
+                taken_readings += counts.get(plan.meter_uid, 0)
                 yield plan
         finally:
             self.report.set_remaining(kind, len(pending) - given)

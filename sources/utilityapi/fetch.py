@@ -1,8 +1,10 @@
 """Run per-meter fetches on a thread pool and hand their results back in one thread.
 
 dlt resources are generators driven by one thread, and dlt state may only be touched there.
-Workers fetch and parse; the generator receives their results through a bounded queue, so
-memory stays flat however much data there is, and it alone yields rows and updates state.
+Workers fetch and parse; the generator receives their results through a queue, and it alone
+yields rows and updates state. Memory stays flat however much data there is: an item takes
+one of `max_pending` slots from before it is built (`with emit.slot(): ...`) until the consumer
+has taken it, so workers that run ahead wait before parsing rather than holding parsed pages.
 A failing job ends only itself: its error reaches the consumer with the job's `done` result.
 """
 
@@ -12,6 +14,7 @@ import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -36,9 +39,52 @@ class Result(Generic[J, T]):
     error: BaseException | None = None
 
 
+class Emitter(Generic[J, T]):
+    """A worker's way to hand items to the consumer: `emit(item)`, best inside `emit.slot()`."""
+
+    def __init__(
+        self,
+        job: J,
+        results: queue.SimpleQueue[Result[J, T]],
+        slots: threading.Semaphore,
+        stop: threading.Event,
+    ) -> None:
+        self._job = job
+        self._results = results
+        self._slots = slots
+        self._stop = stop
+        self._reserved = 0
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        """Hold a slot while the item is built; `emit` inside hands it over with the item."""
+        self._reserve()
+        try:
+            yield
+        finally:
+            if self._reserved:
+                self._reserved -= 1
+                self._slots.release()
+
+    def __call__(self, item: T) -> None:
+        if not self._reserved:
+            self._reserve()
+        self._reserved -= 1
+        self._results.put(Result(self._job, item))
+
+    def _reserve(self) -> None:
+        while not self._slots.acquire(timeout=_POLL_SECONDS):
+            if self._stop.is_set():
+                raise Cancelled()
+        if self._stop.is_set():
+            self._slots.release()
+            raise Cancelled()
+        self._reserved += 1
+
+
 def run_concurrently(
     jobs: Iterable[J],
-    work: Callable[[J, Callable[[T], None]], None],
+    work: Callable[[J, Emitter[J, T]], None],
     *,
     max_workers: int,
     max_pending: int,
@@ -47,37 +93,24 @@ def run_concurrently(
 
     Jobs are taken from `jobs` only as workers free up, so an iterable that stops early (a
     checkpoint's budget spent) leaves the rest untouched. Yields each emitted item as it
-    arrives, then a `done` result once a job has finished, carrying its error if it raised;
-    the consumer decides whether that error ends the run. Leaving the loop early cancels the
-    jobs still running.
+    arrives (at most `max_pending` exist at once), then a `done` result once a job has
+    finished, carrying its error if it raised; the consumer decides whether that error ends
+    the run. Leaving the loop early cancels the jobs still running.
     """
     pending_jobs = iter(jobs)
-    results: queue.Queue[Result[J, T]] = queue.Queue(maxsize=max(1, max_pending))
+    results: queue.SimpleQueue[Result[J, T]] = queue.SimpleQueue()
+    slots = threading.Semaphore(max(1, max_pending))
     stop = threading.Event()
-
-    def put(result: Result[J, T]) -> None:
-        while True:
-            if stop.is_set():
-                raise Cancelled()
-            try:
-                results.put(result, timeout=_POLL_SECONDS)
-                return
-            except queue.Full:
-                continue
 
     def run(job: J) -> None:
         try:
-            if stop.is_set():
-                return
-            work(job, lambda item: put(Result(job, item)))
-            put(Result(job, done=True))
+            if not stop.is_set():
+                work(job, Emitter(job, results, slots, stop))
+            results.put(Result(job, done=True))
         except Cancelled:
-            pass
+            results.put(Result(job, done=True, error=Cancelled()))
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer
-            try:
-                put(Result(job, done=True, error=exc))
-            except Cancelled:
-                pass
+            results.put(Result(job, done=True, error=exc))
 
     def submit_next() -> bool:
         job = next(pending_jobs, _END)
@@ -97,7 +130,12 @@ def run_concurrently(
                 running -= 1
                 if submit_next():
                     running += 1
-            yield result
+                yield result
+            else:
+                try:
+                    yield result
+                finally:
+                    slots.release()
     finally:
         stop.set()
         executor.shutdown(wait=True, cancel_futures=True)

@@ -1,17 +1,20 @@
 """Interval readings of many meters at once: paging, parsing, de-duplication and batching.
 
-Each planned meter's Interval objects are paged on a worker thread; pages are parsed by a small
-parser pool (CPU work: a 2-core machine gains nothing from more, and few allocating threads keep
-memory from fragmenting). The resource's own thread gathers the pages into batches for dlt and,
-once a meter's last page is in, records its cursor in the resource state, so a meter's state is
-committed with its rows. A meter whose requests keep failing is reported and left for the next
-run; the others load.
+Each planned meter's Interval objects are paged on a worker thread, as many per page as the API
+allows. A page is never held whole: its body is cut into batches of whole objects as it streams
+(`page_stream.ListingStream`), and each batch is parsed into columns at once, in the worker
+(CPU work: at most `PARSE_THREADS` at a time). A parsed batch takes one of a few slots until
+the resource's own thread has taken it, so workers that run ahead stop reading their responses
+instead of holding parsed pages. That thread gathers the batches for dlt and, once a meter's
+last page is in, records its cursor in the resource state, so a meter's state is committed with
+its rows. A meter whose requests keep failing is reported and left for the next run; the others
+load.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -23,11 +26,12 @@ import pyarrow.compute as pc
 from . import settings
 from .context import SourceContext
 from .errors import ends_the_run
-from .fetch import run_concurrently
+from .fetch import Emitter, run_concurrently
 from .memory import release_free_memory
-from .pages import Page, Walk
+from .page_stream import ListingStream
+from .pages import Walk
 from .planning import MeterPlan, backfill_done, record_fetch, track_latest
-from .readings import IntervalsPage, ReadingProblems, decode_intervals_page
+from .readings import BATCH_BYTES, IntervalsPage, ReadingProblems, decode_batch
 
 READINGS_TABLE = "interval_readings"
 OBJECTS_TABLE = "interval_objects"
@@ -38,33 +42,35 @@ def fetch_intervals(context: SourceContext, resource_state: dict[str, Any]) -> I
     problems = ReadingProblems()
     latest: dict[str, datetime] = {}
     batch = _Batch(settings.READINGS_BATCH_ROWS)
-    with ThreadPoolExecutor(settings.PARSE_THREADS, thread_name_prefix="uapi-parse") as parsers:
-        fetch = partial(_fetch_meter, context, partial(_parse_in, parsers, problems=problems))
-        for result in run_concurrently(
-            context.plan("intervals", resource_state),
-            fetch,
-            max_workers=context.scope.max_concurrency,
-            max_pending=settings.READINGS_PENDING_PAGES,
-        ):
-            plan: MeterPlan = result.job
-            if not result.done:
-                page: IntervalsPage = result.item  # type: ignore[assignment]
-                yield from _objects(page)
-                if page.readings.num_rows:
-                    track_latest(latest, plan.meter_uid, pc.max(page.readings["end_at"]).as_py())
-                    context.report.count_rows("interval_readings", page.readings.num_rows)
-                    if batch.add(page.readings):
-                        yield dlt.mark.with_table_name(batch.take(), READINGS_TABLE)
-                        release_free_memory()
-            elif result.error is not None:
-                if ends_the_run(result.error):
-                    raise result.error
-                context.report.meter_failed("intervals", plan.meter_uid, str(result.error))
-            else:
-                now = context.clock.now()
-                record_fetch(resource_state["meters"], plan, latest.get(plan.meter_uid), now)
-                backfill_done(resource_state, plan.meter_uid)
-                context.report.meter_fetched("intervals", plan.meter_uid)
+    parse_slots = threading.Semaphore(settings.PARSE_THREADS)
+    # Every object once per step, whichever meter's listing sent it: the warehouse trusts a
+    # step's readings to be unique on their key (READINGS_DISPOSITION).
+    step_objects: set[str] = set()
+    for result in run_concurrently(
+        context.plan("intervals", resource_state),
+        partial(_fetch_meter, context, partial(_parse, parse_slots, problems)),
+        max_workers=context.scope.max_concurrency,
+        max_pending=settings.READINGS_PENDING_BATCHES,
+    ):
+        plan: MeterPlan = result.job
+        if not result.done:
+            page = _unseen(result.item, step_objects)  # type: ignore[arg-type]
+            yield from _objects(page)
+            if page.readings.num_rows:
+                track_latest(latest, plan.meter_uid, pc.max(page.readings["end_at"]).as_py())
+                context.report.count_rows("interval_readings", page.readings.num_rows)
+                if batch.add(page.readings):
+                    yield dlt.mark.with_table_name(batch.take(), READINGS_TABLE)
+                    release_free_memory()
+        elif result.error is not None:
+            if ends_the_run(result.error):
+                raise result.error
+            context.report.meter_failed("intervals", plan.meter_uid, str(result.error))
+        else:
+            now = context.clock.now()
+            record_fetch(resource_state["meters"], plan, latest.get(plan.meter_uid), now)
+            backfill_done(resource_state, plan.meter_uid)
+            context.report.meter_fetched("intervals", plan.meter_uid)
     if batch.rows:
         yield dlt.mark.with_table_name(batch.take(), READINGS_TABLE)
     release_free_memory()
@@ -73,15 +79,15 @@ def fetch_intervals(context: SourceContext, resource_state: dict[str, Any]) -> I
 
 def _fetch_meter(
     context: SourceContext,
-    decode: Callable[[bytes], Page[IntervalsPage]],
+    parse: Callable[[bytes], IntervalsPage],
     plan: MeterPlan,
-    emit: Callable[[IntervalsPage], None],
+    emit: Emitter[MeterPlan, IntervalsPage],
 ) -> None:
     """Page through one meter's Interval objects from its planned start, oldest first.
 
     A listing cut short (a capped `limit`, an incomplete page) is asked again from where it
-    stopped; objects listed twice (the listing moved while we paged, or a repeat query) are
-    loaded once.
+    stopped; objects listed twice (the listing moved while we paged, a repeat query, a page
+    asked again after its body broke off) are loaded once.
     """
     limit = context.scope.intervals_page_size
     query: dict[str, Any] = {
@@ -90,22 +96,55 @@ def _fetch_meter(
         "allow_mixed": context.scope.allow_mixed,
         "order": "earliest_first",
     }
-    seen: set[str] = set()
+    reader = _MeterReader(parse, emit)
     start = plan.start
     while True:
         if start is not None:
             query["start"] = start.isoformat(timespec="microseconds")
-        walk = Walk(limit)
-        for page in context.client.decoded_pages("intervals", query, decode):
-            fresh = _unseen(page.items, seen)
-            walk.page(len(page.items.objects), len(fresh.objects), page.incomplete)
-            for obj in page.items.objects:
-                walk.span(obj["first_start_at"], obj["last_end_at"])
-            if fresh.readings.num_rows or fresh.objects:
-                emit(fresh)
-        start = walk.continue_from(start)
+        reader.walk = Walk(limit)
+        for page in context.client.streamed_pages("intervals", query, reader.decoder):
+            reader.page_done(page.items, page.incomplete)
+        start = reader.walk.continue_from(start)
         if start is None:
             return
+
+
+class _MeterReader:
+    """One meter's pages as they stream: each batch parsed, its repeats dropped, walked."""
+
+    def __init__(
+        self, parse: Callable[[bytes], IntervalsPage], emit: Emitter[MeterPlan, IntervalsPage]
+    ) -> None:
+        self.parse = parse
+        self.emit = emit
+        self.walk = Walk(0)
+        self.seen: set[str] = set()
+        # objects first received on the current page, across attempts: a retried page repeats
+        # the ones its broken attempt already delivered, which were new all the same
+        self.new_on_page = 0
+
+    def decoder(self) -> ListingStream:
+        return ListingStream("intervals", self._batch, BATCH_BYTES)
+
+    def page_done(self, items: int, incomplete: bool) -> None:
+        self.walk.page(items, self.new_on_page, incomplete)
+        self.new_on_page = 0
+
+    def _batch(self, text: bytes, count: int) -> None:
+        with self.emit.slot():
+            page = self.parse(text)
+            for obj in page.objects:
+                self.walk.span(obj["first_start_at"], obj["last_end_at"])
+            fresh = _unseen(page, self.seen)
+            self.new_on_page += len(fresh.objects)
+            if fresh.readings.num_rows or fresh.objects:
+                self.emit(fresh)
+
+
+def _parse(slots: threading.Semaphore, problems: ReadingProblems, text: bytes) -> IntervalsPage:
+    # Parsing is CPU work: more at once than the machine has cores only adds memory.
+    with slots:
+        return decode_batch(text, problems)
 
 
 def _unseen(page: IntervalsPage, seen: set[str]) -> IntervalsPage:
@@ -117,12 +156,6 @@ def _unseen(page: IntervalsPage, seen: set[str]) -> IntervalsPage:
         objects = [o for o in objects if o["uid"] not in seen]
     seen.update(o["uid"] for o in objects)
     return IntervalsPage(readings, objects)
-
-
-def _parse_in(
-    parsers: ThreadPoolExecutor, content: bytes, *, problems: ReadingProblems
-) -> Page[IntervalsPage]:
-    return parsers.submit(decode_intervals_page, content, problems).result()
 
 
 def _objects(page: IntervalsPage) -> Iterator[Any]:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import orjson
 
@@ -11,6 +12,7 @@ from . import settings
 from .errors import MalformedResponseError
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 
 
 class PayloadError(ValueError):
@@ -29,6 +31,38 @@ class Page(Generic[T]):
     items: T
     next: str | None
     incomplete: bool = False
+
+
+class BodyDecoder(Protocol[T_co]):
+    """Decodes one response body as it streams in; a new one for every attempt."""
+
+    @property
+    def held(self) -> int:
+        """Bytes held right now."""
+        ...
+
+    def feed(self, chunk: bytes) -> None: ...
+
+    def close(self) -> T_co:
+        """The decoded body; PayloadError when the bytes were not a whole body."""
+        ...
+
+
+class WholeBody(Generic[T]):
+    """Gathers the whole body, then decodes it at once (small bodies: listings, errors)."""
+
+    def __init__(self, decode: Callable[[bytes], T]) -> None:
+        self._decode = decode
+        self._chunks: list[bytes] = []
+        self.held = 0
+
+    def feed(self, chunk: bytes) -> None:
+        self._chunks.append(chunk)
+        self.held += len(chunk)
+
+    def close(self) -> T:
+        chunks = self._chunks
+        return self._decode(chunks[0] if len(chunks) == 1 else b"".join(chunks))
 
 
 def parse_json(content: bytes) -> Any:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -13,7 +12,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
-from .pages import Page, json_page, next_link
+from .page_stream import ListingStream, parse_elements
+from .pages import Page
 from .records import shape_interval_object
 
 UTC_TS = pa.timestamp("us", tz="UTC")
@@ -69,10 +69,12 @@ _METADATA = [
     ("sources", pa.list_(pa.struct([("type", pa.string())]))),
 ]
 _INTERVAL = pa.struct([*_METADATA, ("readings", pa.list_(_READING))])
-# What a well-formed intervals page looks like; anything else takes the tolerant path.
-PAGE_SCHEMA = pa.schema(
-    [("intervals", pa.list_(_INTERVAL)), ("next", pa.string()), ("is_incomplete", pa.bool_())]
-)
+# What a batch of well-formed Interval objects looks like (wrapped as {"intervals": [...]});
+# anything else takes the tolerant path.
+BATCH_SCHEMA = pa.schema([("intervals", pa.list_(_INTERVAL))])
+# Bytes of whole Interval objects parsed at once: big enough that Arrow's per-call cost is
+# small, small enough that a batch and its parse buffers stay a few MB.
+BATCH_BYTES = 2 * 1024 * 1024
 
 
 class ReadingProblems:
@@ -104,50 +106,62 @@ class IntervalsPage:
 
 
 def decode_intervals_page(content: bytes, problems: ReadingProblems) -> Page[IntervalsPage]:
-    """An intervals page's bytes → its readings table, object rows and `next` link.
+    """A whole intervals page's bytes → its readings table, object rows and `next` link.
 
-    Well-formed pages are parsed by Arrow's JSON reader straight into columns (it releases the
-    GIL, so pages of several meters parse in parallel); anything unusual (numbers sent as
-    strings, legacy kwh-only readings, a bare array) goes through the tolerant dict path.
+    The connector streams pages (`intervals.py` feeds `ListingStream` as bytes arrive); this
+    decodes one held in memory the same way, batch by batch.
     """
-    try:
-        page = _arrow_page(content, problems)
-    except (pa.ArrowInvalid, _Unusual):
-        parsed = json_page(content, "intervals")
-        objects = [o for o in parsed.items if isinstance(o, Mapping)]
-        readings = readings_table(objects, problems)
-        page = Page(
-            IntervalsPage(readings, _object_rows(objects, readings)),
-            parsed.next,
-            parsed.incomplete,
-        )
-    # Here, in the fetching thread: Arrow's group-by releases the GIL, so pages dedupe in parallel.
-    decoded = page.items
+    batches: list[IntervalsPage] = []
+    stream = ListingStream(
+        "intervals", lambda text, _: batches.append(decode_batch(text, problems)), BATCH_BYTES
+    )
+    stream.feed(content)
+    end = stream.close()
+    readings = pa.concat_tables([b.readings for b in batches]) if batches else None
     return Page(
-        IntervalsPage(unique_readings(decoded.readings), decoded.objects),
-        page.next,
-        page.incomplete,
+        IntervalsPage(
+            unique_readings(readings) if readings else READINGS_SCHEMA.empty_table(),
+            [row for b in batches for row in b.objects],
+        ),
+        end.next,
+        end.incomplete,
     )
 
 
+def decode_batch(text: bytes, problems: ReadingProblems) -> IntervalsPage:
+    """Whole Interval objects' bytes (comma separated) → their readings and object rows.
+
+    Well-formed objects are parsed by Arrow's JSON reader straight into columns (it releases the
+    GIL, so batches of several meters parse in parallel); anything unusual (numbers sent as
+    strings, legacy kwh-only readings, missing fields) goes through the tolerant dict path.
+    """
+    try:
+        page = _arrow_batch(text, problems)
+    except (pa.ArrowInvalid, _Unusual):
+        objects = [o for o in parse_elements(text) if isinstance(o, Mapping)]
+        readings = readings_table(objects, problems)
+        page = IntervalsPage(readings, _object_rows(objects, readings))
+    # In the fetching thread: Arrow's group-by releases the GIL, so batches dedupe in parallel.
+    return IntervalsPage(unique_readings(page.readings), page.objects)
+
+
 class _Unusual(Exception):
-    """The page parsed, but needs the tolerant path to be read right."""
+    """The batch parsed, but needs the tolerant path to be read right."""
 
 
-def _arrow_page(content: bytes, problems: ReadingProblems) -> Page[IntervalsPage]:
+def _arrow_batch(text: bytes, problems: ReadingProblems) -> IntervalsPage:
+    wrapped = b'{"intervals":[' + text + b"]}"
     parsed = pj.read_json(
-        io.BytesIO(content),
-        read_options=pj.ReadOptions(block_size=max(len(content) + 1, 1 << 20), use_threads=False),
+        pa.BufferReader(wrapped),
+        read_options=pj.ReadOptions(block_size=len(wrapped) + 1, use_threads=False),
         parse_options=pj.ParseOptions(
-            explicit_schema=PAGE_SCHEMA,
+            explicit_schema=BATCH_SCHEMA,
             unexpected_field_behavior="ignore",
             newlines_in_values=True,
         ),
     )
     if parsed.num_rows != 1:
         raise _Unusual()
-    link = next_link(parsed["next"][0].as_py())
-    incomplete = parsed["is_incomplete"][0].as_py() is True
     intervals = pc.list_flatten(parsed["intervals"].combine_chunks())
     if intervals.field("uid").null_count or intervals.field("meter_uid").null_count:
         raise _Unusual()
@@ -173,7 +187,7 @@ def _arrow_page(content: bytes, problems: ReadingProblems) -> Page[IntervalsPage
     metadata = pa.StructArray.from_arrays(
         [intervals.field(name) for name, _ in _METADATA], [name for name, _ in _METADATA]
     )
-    return Page(IntervalsPage(table, _object_rows(metadata.to_pylist(), table)), link, incomplete)
+    return IntervalsPage(table, _object_rows(metadata.to_pylist(), table))
 
 
 def _object_rows(objects: list[Mapping[str, Any]], readings: pa.Table) -> list[dict[str, Any]]:

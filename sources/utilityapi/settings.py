@@ -8,9 +8,9 @@ BASE_URL = "https://utilityapi.com/api/v2"
 DEFAULT_RATE_LIMIT = 50.0
 # Docs: at most 1000 objects per list page.
 MAX_PAGE_SIZE = 1000
-# Interval objects each hold a chunk of readings (days to weeks), so a page of 1000 can weigh
-# hundreds of MB; pages of ~2 MB keep memory low and flat while requests stay few.
-INTERVALS_PAGE_SIZE = 20
+# Interval objects each hold a chunk of readings (days to weeks), so a page of 1000 can weigh a
+# hundred MB: pages are read as they stream, in batches of whole objects, never held whole.
+INTERVALS_PAGE_SIZE = MAX_PAGE_SIZE
 # Docs (availability): get a meter's bills or intervals no more than once a minute.
 METER_REFETCH_SECONDS = 60.0
 
@@ -18,9 +18,10 @@ METER_REFETCH_SECONDS = 60.0
 # is held about three times over (pages, the joined table, the Parquet writer's buffer), so
 # 100 k readings (~15 MB each time) keep a load's peak ~60 MB below 250 k at the same speed.
 READINGS_BATCH_ROWS = 100_000
-# Parsed pages waiting for dlt, and pages parsed at once (a 2-core machine gains nothing
-# from more, and each parse holds several times its page in memory).
-READINGS_PENDING_PAGES = 8
+# Parsed batches (readings.BATCH_BYTES of JSON each) alive at once, from parsing until dlt's
+# thread takes them, and batches parsed at once (a 2-core machine gains nothing from more, and
+# each parse holds several times its batch in memory).
+READINGS_PENDING_BATCHES = 6
 PARSE_THREADS = 2
 
 DEFAULT_LOOKBACK_DAYS = 7
@@ -28,10 +29,15 @@ DEFAULT_LOOKBACK_DAYS = 7
 # taking new ones after this many minutes of fetching, so a crash loses at most one step.
 CHECKPOINT_METERS = 50
 CHECKPOINT_MINUTES = 5.0
-# Requests in flight at once. At 50 requests/s and ~0.25-0.5 s per intervals page, 13-25 are
-# needed to keep the rate limit busy; 32 also keeps it busy at the end of a backfill, when only
-# a few meters' chains of `next` pages remain (measured: 1 s less on a 1,000-request backfill).
-DEFAULT_MAX_CONCURRENCY = 32
+# ... or once it has taken this many readings by the meter listing's counts (≈1.2 M rows): each
+# step is loaded while the next is fetched, so a small step keeps the warehouse's share of memory
+# small and leaves little to load after the last page.
+CHECKPOINT_READINGS = 500_000
+# Requests in flight at once. Pages of 1000 objects take one request per meter, so the rate
+# limit is far off: what bounds a load is the link and the CPU. Each response in flight holds a
+# batch or two of its page (readings.BATCH_BYTES): 32 held ~950 MiB on a 10 M-reading backfill,
+# 8 ~500 MiB, in the same time.
+DEFAULT_MAX_CONCURRENCY = 8
 # Uids per list filter (bills by meters, meters by uids); keeps URLs far below 8 KB.
 UIDS_PER_FILTER = 100
 BILLS_METERS_PER_REQUEST = UIDS_PER_FILTER

@@ -15,10 +15,12 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 HEADLINES = (
     "backfill_ratio_to_floor",
+    "requests_to_fewest_ratio",
     "unchanged_meter_requests",
     "speedup_vs_rest_api",
     "ratio_to_duckdb_json",
     "memory_growth",
+    "peak_rss_mib_10m",
     "transform_ratio",
 )
 
@@ -52,6 +54,12 @@ def test_bench_smoke_writes_results(tmp_path: Path) -> None:
     assert results["mode"] == "smoke"
     assert results["machine"]["cores"] >= 1
     assert results["backfill_runs"][0]["backfill"]["readings"] > 0
+    # the floor counts the link: the client's bytes, not only its requests
+    backfill = results["backfill_runs"][0]["backfill"]
+    assert backfill["bytes_received"] > 0
+    assert backfill["floor_seconds"] >= backfill["bytes_floor_seconds"]
+    assert len(results["memory_large_runs"]) == len(results["memory_small_runs"]) == 1
+    assert results["memory_large_runs"][0]["readings"] > results["memory_small_runs"][0]["readings"]
     assert results["throughput"]["rest_api"][0]["datapoint_rows"] > 0
     assert (
         results["throughput"]["duckdb_json"][0]["readings"]

@@ -295,7 +295,8 @@ def test_oversized_and_trickling_pages_fail_their_meter_with_a_clear_message(
     sb, tmp_path, monkeypatch, quick_retries
 ):
     meter = activated(sb)[0]
-    huge = b'{"intervals": [' + b" " * (3 * 2**20) + b'], "next": null}'
+    # pages stream, so the bound is on what is held at once: here one 3 MB object
+    huge = b'{"intervals": [{"uid": "' + b"x" * (3 * 2**20) + b'"}], "next": null}'
     monkeypatch.setenv("SOURCES__UTILITYAPI__MAX_RESPONSE_MB", "1")
     db = tmp_path / "w.duckdb"
     with serve_asgi(failing_proxy(sb, {meter}, body=huge)) as root:

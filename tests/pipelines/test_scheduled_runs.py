@@ -260,10 +260,72 @@ def test_runs_killed_at_any_moment_are_made_whole_by_one_plain_rerun(world, clea
         assert {"fetching", "loading", "transforming"} <= set(hit), hit
 
 
+# Dies right after DuckDB committed a copy of readings into the staging dataset, before dlt
+# recorded that job as done: the one moment a resumed package would stage a file twice.
+DIE_AFTER_STAGING_READINGS = """
+import os, sys
+from dlt.destinations.impl.duckdb.duck import DuckDbCopyJob
+copy = DuckDbCopyJob.run
+def run(self):
+    copy(self)
+    if self.load_table_name == "interval_readings":
+        os._exit(9)
+DuckDbCopyJob.run = run
+from pipelines.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_run_killed_after_staging_readings_is_refetched_not_staged_twice(world, clean, tmp_path):
+    db = tmp_path / "w.duckdb"
+    cmd = uapi(world, db)
+    killed = run([sys.executable, "-c", DIE_AFTER_STAGING_READINGS, *cmd[3:]])
+    assert killed.returncode == 9, killed.stderr
+    rerun = run(cmd)
+    assert rerun.returncode == 0, rerun.stderr
+    assert_no_duplicate_readings(db)
+    assert differences(snapshot(db), clean) == []
+    assert "killed while staging readings" in rerun.stdout + rerun.stderr
+
+
+# Dies right after dlt recorded a load in `_dlt_loads`, before it moved the package to its
+# loaded folder: completing that package again would record the load twice.
+DIE_AFTER_RECORDING_A_LOAD = """
+import os, sys
+from dlt.destinations.job_client_impl import SqlJobClientBase
+record = SqlJobClientBase.complete_load
+def complete_load(self, load_id):
+    record(self, load_id)
+    os._exit(9)
+SqlJobClientBase.complete_load = complete_load
+from pipelines.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_run_killed_after_recording_a_load_does_not_record_it_twice(world, clean, tmp_path):
+    db = tmp_path / "w.duckdb"
+    cmd = uapi(world, db)
+    killed = run([sys.executable, "-c", DIE_AFTER_RECORDING_A_LOAD, *cmd[3:]])
+    assert killed.returncode == 9, killed.stderr
+    rerun = run(cmd)
+    assert rerun.returncode == 0, rerun.stderr
+    with duckdb.connect(str(db), read_only=True) as con:
+        [(loads, distinct)] = con.execute(
+            "select count(*), count(distinct load_id) from utilityapi._dlt_loads"
+        ).fetchall()
+    assert loads == distinct
+    assert_no_duplicate_readings(db)
+    assert differences(snapshot(db), clean) == []
+
+
 def _destination_state(db: Path) -> dict:
+    """The state of the latest load that completed (a killed load may have written its row)."""
     with duckdb.connect(str(db), read_only=True) as con:
         row = con.execute(
-            "select state from utilityapi._dlt_pipeline_state order by version desc limit 1"
+            "select s.state from utilityapi._dlt_pipeline_state as s "
+            "join utilityapi._dlt_loads as l on l.load_id = s._dlt_load_id and l.status = 0 "
+            "order by s.version desc limit 1"
         ).fetchone()
     return decompress_state(row[0]) if row else {}
 

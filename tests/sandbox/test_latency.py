@@ -123,3 +123,15 @@ def test_latency_and_bandwidth_over_the_control_api() -> None:
         assert control.get("/latency").json() == {"ms": 0.0, "bandwidth_mb_s": 10.0}
         assert control.post("/latency", json={"bandwidth_mb_s": -1}).status_code == 400
         control.close()
+
+
+def test_a_shared_link_sends_concurrent_responses_one_after_another() -> None:
+    from sandbox.runtime import Runtime
+
+    rt = Runtime(make_config(latency_ms=100, bandwidth_mb_s=10, shared_link=True))
+    first = rt.response_delay(1_000_000)  # 0.1 s latency + 0.1 s on the link
+    second = rt.response_delay(1_000_000)  # asked at once: waits for the first one's bytes
+    assert first == pytest.approx(0.2, abs=0.01)
+    assert second == pytest.approx(0.3, abs=0.01)
+    alone = Runtime(make_config(latency_ms=100, bandwidth_mb_s=10))
+    assert [alone.response_delay(1_000_000) for _ in range(2)] == pytest.approx([0.2, 0.2])

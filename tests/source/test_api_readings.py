@@ -200,3 +200,98 @@ def test_a_shortfall_the_repair_cannot_close_is_reported_with_counts(tmp_path):
     starts = [r.params.get("start") for r in victim_asks if "after" not in r.params]
     assert starts.count(None) == 2
     assert completeness(db)[(victim, "intervals")] == "short"
+
+
+def test_steps_loaded_while_the_next_is_fetched_end_equal_to_the_truth(tmp_path):
+    config = SandboxConfig(
+        seed=17, scale="test", n_meters=4, history_days=30, now=NOW, rate_limit=None
+    )
+    db = tmp_path / "w.duckdb"
+    with Sandbox(config) as sb:
+        options = sandbox_options(sb, db, FakeClock(NOW), intervals_page_size=5)
+        options.checkpoint_readings = 1  # every meter a step of its own
+        result = run_load(options)
+        assert_complete(sb, db, result)
+    fetched = result.report.kinds["intervals"].fetched
+    assert len(fetched) > 1
+    assert len(result.steps) >= len(fetched)
+    assert len(set(result.load_ids)) == len(result.load_ids)
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.execute("select load_id from utilityapi._dlt_loads").fetchall()
+    committed = {row[0] for row in rows}
+    assert set(result.load_ids) <= committed
+
+
+def test_a_step_whose_load_fails_is_discarded_with_its_cursors_and_a_rerun_completes(
+    tmp_path, monkeypatch
+):
+    from dlt.common.destination.exceptions import DestinationTerminalException
+    from dlt.destinations.impl.duckdb.duck import DuckDbCopyJob
+
+    config = SandboxConfig(
+        seed=17, scale="test", n_meters=4, history_days=30, now=NOW, rate_limit=None
+    )
+    db = tmp_path / "w.duckdb"
+    copy = DuckDbCopyJob.run
+    readings_copies: list[str] = []
+
+    def failing_second_readings_copy(job: DuckDbCopyJob) -> None:
+        if job.load_table_name == "interval_readings":
+            readings_copies.append(job.file_name())
+            if len(readings_copies) == 2:
+                raise DestinationTerminalException("injected: the warehouse refused the copy")
+        copy(job)
+
+    with Sandbox(config) as sb:
+        clock = FakeClock(NOW)
+        options = sandbox_options(sb, db, clock, intervals_page_size=5)
+        options.checkpoint_readings = 1  # every meter a step of its own
+        options.checkpoint_meters = None
+        monkeypatch.setattr(DuckDbCopyJob, "run", failing_second_readings_copy)
+        failed = run_load(options)
+        monkeypatch.setattr(DuckDbCopyJob, "run", copy)
+        assert failed.failure is not None and "injected" in failed.failure
+        assert len(failed.steps) >= 1
+        assert not _pending_packages(db)
+        # the warehouse's committed cursors name only meters whose readings it holds in full
+        expected, got = truth(sb), loaded(db)
+        cursors = _committed_interval_cursors(db)
+        assert cursors, "the first step was committed with its cursor"
+        for uid in cursors:
+            mine = {r for r in expected if r[0] == uid}
+            assert mine <= got, uid
+        assert not {r for r in got if r not in expected}
+        clock.advance(timedelta(minutes=2))  # one request per meter per minute
+        rerun = run_load(options)
+        assert_complete(sb, db, rerun)
+    with duckdb.connect(str(db), read_only=True) as con:
+        [(copies,)] = con.execute(
+            "select count(*) - count(distinct (interval_uid, start_at, type, meter_number)) "
+            "from utilityapi.interval_readings"
+        ).fetchall()
+    assert copies == 0
+
+
+def _pending_packages(db: Path) -> list[Path]:
+    work = db.with_name(db.name + ".pipelines") / "utilityapi"
+    return [
+        p
+        for f in ("normalize/extracted", "load/normalized", "load/new")
+        for p in (work / f).glob("*")
+    ]
+
+
+def _committed_interval_cursors(db: Path) -> dict[str, object]:
+    """Per-meter interval cursors of the latest load the warehouse completed."""
+    from dlt.common.versioned_state import decompress_state
+
+    with duckdb.connect(str(db), read_only=True) as con:
+        row = con.execute(
+            "select s.state from utilityapi._dlt_pipeline_state as s "
+            "join utilityapi._dlt_loads as l on l.load_id = s._dlt_load_id and l.status = 0 "
+            "order by s.version desc limit 1"
+        ).fetchone()
+    state = decompress_state(row[0]) if row else {}
+    resources = state.get("sources", {}).get("utilityapi", {}).get("resources", {})
+    meters = resources.get("interval_readings", {}).get("meters", {})
+    return {uid: entry.get("cursor") for uid, entry in meters.items()}
