@@ -93,5 +93,3 @@ def _multiset_minus(left: list[tuple], right: list[tuple]) -> list[tuple]:
         else:
             out.append(row)
     return out
-
-
