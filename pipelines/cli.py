@@ -478,6 +478,12 @@ def cmd_transform(args: argparse.Namespace) -> int:
     from .summary import format_transform
 
     target = _target(args)
+    if target.destination == "filesystem":
+        _err(
+            "the filesystem destination has no SQL engine of its own: the analytics tables "
+            "are not built over its Delta tables (README, Warehouses)"
+        )
+        return Outcome.USAGE.exit_code
     if target.is_duckdb and not target.db_path.exists():
         _err(f"no database at {target.db_path}: run `uapi load` first")
         return Outcome.FAILED.exit_code

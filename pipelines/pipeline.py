@@ -653,8 +653,8 @@ def _transform(pipeline: Pipeline, options: LoadOptions, result: LoadResult) -> 
 
     if options.target.destination == "filesystem":
         result.transform_skipped = (
-            "the filesystem destination has no SQL engine of its own; build the analytics "
-            "tables over its Delta tables with dbt-duckdb (README, Warehouses)"
+            "the filesystem destination has no SQL engine of its own: the analytics tables "
+            "are not built over its Delta tables (README, Warehouses)"
         )
         return
     try:

@@ -67,3 +67,13 @@ def test_plain_parquet_is_refused_naming_delta(tmp_path, capsys, monkeypatch):
     assert code == 2
     assert 'table_format="delta"' in err and "--table-format delta" in err
     assert not (tmp_path / "lake").exists()
+
+
+def test_transform_on_the_filesystem_destination_is_refused_saying_why(
+    tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setenv("DESTINATION__FILESYSTEM__BUCKET_URL", f"file://{tmp_path / 'lake'}")
+    code = main(["transform", "--destination", "filesystem", "--table-format", "delta"])
+    assert code == 2
+    assert "not built over its Delta tables" in capsys.readouterr().err
+    assert not (tmp_path / "lake").exists()
