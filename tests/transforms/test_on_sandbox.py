@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -9,7 +11,7 @@ import duckdb
 import pytest
 
 import transforms
-from pipelines.pipeline import Target, make_pipeline, run_load
+from pipelines.pipeline import LoadResult, Target, make_pipeline, run_load
 from sandbox import Sandbox, SandboxConfig
 from sources.utilityapi.records import is_not_activated
 from tests.support.clock import FakeClock
@@ -34,12 +36,36 @@ def truth_intervals(sb: Sandbox) -> list[dict]:
     ]
 
 
+def config(now: datetime) -> SandboxConfig:
+    """The sandbox every test here loads: the same seed and moment give the same world."""
+    return SandboxConfig(seed=21, scale="test", now=now, rate_limit=None)
+
+
+@pytest.fixture(scope="module")
+def first_load(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Callable[[datetime], tuple[Path, LoadResult]]:
+    """The first `uapi load` of the sandbox at a moment, done once per module: tests read the
+    database or copy it (with its pipeline folder) to load more."""
+    done: dict[datetime, tuple[Path, LoadResult]] = {}
+
+    def at(now: datetime) -> tuple[Path, LoadResult]:
+        if now not in done:
+            # one file name for every database: the process keeps one dbt parse for them all
+            db = tmp_path_factory.mktemp("sandbox-transforms") / "uapi.duckdb"
+            with Sandbox(config(now)) as sb:
+                done[now] = db, load(sb, db, FakeClock(now))
+            with duckdb.connect(str(db)) as conn:
+                conn.execute("checkpoint")  # everything in the file, nothing in a WAL
+        return done[now]
+
+    return at
+
+
 @pytest.fixture(scope="module", params=[SPRING, FALL], ids=["spring", "fall"])
-def loaded(request, tmp_path_factory):
-    now = request.param
-    db = tmp_path_factory.mktemp("sandbox-transforms") / "w.duckdb"
-    with Sandbox(SandboxConfig(seed=21, scale="test", now=now, rate_limit=None)) as sb:
-        result = load(sb, db, FakeClock(now))
+def loaded(request, first_load):
+    db, result = first_load(request.param)
+    with Sandbox(config(request.param)) as sb:
         yield sb, db, result
 
 
@@ -154,11 +180,14 @@ def test_every_meter_has_a_time_zone_its_offsets_agree_with(loaded):
         assert checked > 0 or meter not in with_readings, meter
 
 
-def test_incremental_transform_after_a_load_touches_only_changed_meters(tmp_path):
-    db = tmp_path / "w.duckdb"
+def test_incremental_transform_after_a_load_touches_only_changed_meters(first_load, tmp_path):
+    built, _ = first_load(SPRING)
+    db = tmp_path / built.name
+    shutil.copyfile(built, db)
+    pipelines = Target(db_path=built).working_dir
+    shutil.copytree(pipelines, Target(db_path=db).working_dir)
     clock = FakeClock(SPRING)
-    with Sandbox(SandboxConfig(seed=21, scale="test", now=SPRING, rate_limit=None)) as sb:
-        load(sb, db, clock)
+    with Sandbox(config(SPRING)) as sb:
         before = {m["uid"]: m["interval_count"] for m in sb.truth.meters()}
         sb.advance(timedelta(days=1))
         clock.advance(timedelta(days=1))
