@@ -167,3 +167,18 @@
         - {{ epoch_seconds(utc_wall_clock(instant)) }}
     ) / 60) as integer)
 {%- endmacro %}
+
+{#- Run after each table a model builds: fresh planner statistics where the warehouse does not
+    gather them as it writes. Postgres plans a fresh table's joins blind until autovacuum gets
+    to it (a dbt test ran for over ten minutes on nested loops); DuckDB and the cloud
+    warehouses keep their statistics themselves. -#}
+{% macro refresh_statistics() -%}
+    {{ return(adapter.dispatch('refresh_statistics', 'uapi')()) }}
+{%- endmacro %}
+
+{% macro default__refresh_statistics() -%}
+{%- endmacro %}
+
+{% macro postgres__refresh_statistics() -%}
+    analyze {{ this }}
+{%- endmacro %}
