@@ -500,16 +500,8 @@ def _run_step(
     """Extract, normalize and load one step; a failed step is discarded with its state."""
     begun = time.perf_counter()
     try:
-        phase(label)
-        pipeline.extract(
-            source,
-            refresh="drop_sources" if drop else None,
-            table_format=options.target.table_format,  # type: ignore[arg-type]
-            # Parquet loads into DuckDB far faster than INSERT statements.
-            loader_file_format="parquet" if options.target.is_duckdb else None,
-        )
-        phase("normalizing")
-        normalized = pipeline.normalize()
+        _extract(pipeline, source, options, phase, drop=drop, label=label)
+        step = _normalize(pipeline, phase, begun)
         phase("loading")
         loaded = pipeline.load()
     except Exception:
@@ -517,10 +509,9 @@ def _run_step(
         if pipeline.has_pending_data:
             pipeline.abort_packages()
         raise
-    counts = dict(normalized.row_counts) if normalized is not None else {}
     return StepResult(
         load_id=loaded.loads_ids[-1] if loaded.loads_ids else "",
-        row_counts={k: v for k, v in counts.items() if not k.startswith("_dlt")},
+        row_counts=step.row_counts,
         seconds=time.perf_counter() - begun,
     )
 
