@@ -117,7 +117,7 @@ def _plan(pipeline: dlt.Pipeline, full_refresh: bool, fingerprint: str) -> tuple
             )
         loads = client.make_qualified_table_name("_dlt_loads")
         with client.with_alternative_dataset_name(ANALYTICS_SCHEMA):
-            existing = _existing_tables(client)
+            existing = _existing_tables(client, ANALYTICS_SCHEMA)
             missing = [name for name in INCREMENTAL_MODELS if name not in existing]
             if len(missing) == len(INCREMENTAL_MODELS):
                 return "full", "first run"
@@ -139,10 +139,9 @@ def _plan(pipeline: dlt.Pipeline, full_refresh: bool, fingerprint: str) -> tuple
     return "incremental", f"{pending} load(s) since the last run"
 
 
-def _existing_tables(client: object) -> set[str]:
+def _existing_tables(client: object, schema: str) -> set[str]:
     rows = client.execute_sql(  # type: ignore[attr-defined]
-        "select table_name from information_schema.tables where table_schema = %s",
-        ANALYTICS_SCHEMA,
+        "select table_name from information_schema.tables where table_schema = %s", schema
     )
     return {row[0] for row in rows}
 
@@ -183,11 +182,7 @@ def _build(pipeline: dlt.Pipeline, result: TransformResult, fingerprint: str) ->
 
 def _missing_raw_tables(pipeline: dlt.Pipeline) -> list[str]:
     with pipeline.sql_client() as client:
-        rows = client.execute_sql(
-            "select table_name from information_schema.tables where table_schema = %s",
-            pipeline.dataset_name,
-        )
-    existing = {row[0] for row in rows}
+        existing = _existing_tables(client, pipeline.dataset_name)
     return [name for name in RAW_TABLES if name not in existing]
 
 
