@@ -474,15 +474,12 @@ def cmd_transform(args: argparse.Namespace) -> int:
     from transforms import run
 
     from .lock import writer_lock
-    from .pipeline import describe_failure, make_pipeline
+    from .pipeline import NO_TRANSFORM_ON_FILES, describe_failure, make_pipeline
     from .summary import format_transform
 
     target = _target(args)
     if target.destination == "filesystem":
-        _err(
-            "the filesystem destination has no SQL engine of its own: the analytics tables "
-            "are not built over its Delta tables (README, Warehouses)"
-        )
+        _err(NO_TRANSFORM_ON_FILES)
         return Outcome.USAGE.exit_code
     if target.is_duckdb and not target.db_path.exists():
         _err(f"no database at {target.db_path}: run `uapi load` first")

@@ -41,6 +41,11 @@ DEFAULT_DESTINATION = "duckdb"
 # Working folders of pipelines whose warehouse is not a local DuckDB file.
 DEFAULT_WORKING_DIR = Path("data/pipelines")
 PIPELINE_NAME = "utilityapi"
+# why the analytics tables are not built on the filesystem destination (load and transform say it)
+NO_TRANSFORM_ON_FILES = (
+    "the filesystem destination has no SQL engine of its own: the analytics tables are not "
+    "built over its Delta tables (README, Warehouses)"
+)
 LOAD_MEMORY_LIMIT = "256MB"
 RESOURCES = (
     "authorizations",
@@ -643,10 +648,7 @@ def _transform(pipeline: Pipeline, options: LoadOptions, result: LoadResult) -> 
     from transforms import run as run_transforms
 
     if options.target.destination == "filesystem":
-        result.transform_skipped = (
-            "the filesystem destination has no SQL engine of its own: the analytics tables "
-            "are not built over its Delta tables (README, Warehouses)"
-        )
+        result.transform_skipped = NO_TRANSFORM_ON_FILES
         return
     try:
         result.transform = run_transforms(pipeline, full_refresh=options.full_refresh)
