@@ -28,6 +28,15 @@
     {#- ref() outside the condition, so dbt records the dependency while parsing -#}
     {%- set scope_relation = ref('int_meter_days_in_scope') -%}
     {%- if is_incremental() -%}
+    {{ meter_day_in(scope_relation, meter_column, date_column, days_before, days_after) }}
+    {%- else -%}
+    true
+    {%- endif -%}
+{% endmacro %}
+
+{#- The row's meter and day fall in a meter-day range of `scope_relation` (meter_uid,
+    from_local_date, to_local_date), widened by `days_before` and `days_after`. -#}
+{% macro meter_day_in(scope_relation, meter_column, date_column, days_before=0, days_after=0) %}
     exists (
         {#- renamed, so that the caller's unqualified columns can only mean its own rows -#}
         select 1
@@ -43,9 +52,6 @@
                 between {{ add_days('scope.scope_from_local_date', -days_before) }}
                 and {{ add_days('scope.scope_to_local_date', days_after) }}
     )
-    {%- else -%}
-    true
-    {%- endif -%}
 {% endmacro %}
 
 {#- An analytics relation as it stands before this run, found without ref() (which would make

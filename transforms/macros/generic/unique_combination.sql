@@ -10,19 +10,7 @@
         count(*) as copies
     from {{ model }}
     {%- if meter_day_column %}
-    where exists (
-        select 1
-        from (
-            select
-                meter_uid as scope_meter_uid,
-                from_local_date as scope_from_local_date,
-                to_local_date as scope_to_local_date
-            from {{ scope_relation }}
-        ) as scope
-        where scope.scope_meter_uid = meter_uid
-            and {{ meter_day_column }}
-                between scope.scope_from_local_date and scope.scope_to_local_date
-    )
+    where {{ meter_day_in(scope_relation, 'meter_uid', meter_day_column) }}
     {%- endif %}
     group by {{ key }}
     having count(*) > 1
