@@ -144,7 +144,11 @@ def add_target_options(parser: argparse.ArgumentParser, *, locking: bool = True)
         "snowflake, databricks, filesystem, ...; credentials come from dlt's configuration",
     )
     parser.add_argument(
-        "--db", type=Path, default=DEFAULT_DB, help=f"DuckDB file (default {DEFAULT_DB})"
+        "--db",
+        type=Path,
+        help=f"DuckDB file (default {DEFAULT_DB}); for the filesystem destination, the DuckDB "
+        "file its analytics tables are built in (default: analytics.duckdb in its working "
+        "folder)",
     )
     parser.add_argument(
         "--dataset",

@@ -471,22 +471,20 @@ def _find(exc: BaseException | None, kinds: tuple[type[BaseException], ...]) -> 
 
 
 def cmd_transform(args: argparse.Namespace) -> int:
-    from transforms import run
-
     from .lock import writer_lock
-    from .pipeline import NO_TRANSFORM_ON_FILES, describe_failure, make_pipeline
+    from .pipeline import describe_failure, make_pipeline, transform
     from .summary import format_transform
 
     target = _target(args)
-    if target.destination == "filesystem":
-        _err(NO_TRANSFORM_ON_FILES)
+    if target.transform_problem:
+        _err(target.transform_problem)
         return Outcome.USAGE.exit_code
     if target.is_duckdb and not target.db_path.exists():
         _err(f"no database at {target.db_path}: run `uapi load` first")
         return Outcome.FAILED.exit_code
     with writer_lock(target.lock_path, target.label, wait_seconds=args.wait):
         try:
-            result = run(make_pipeline(target), full_refresh=args.full_refresh)
+            result = transform(make_pipeline(target), target, full_refresh=args.full_refresh)
         except Exception as exc:  # noqa: BLE001 - reported with its exit status
             _err(f"transform failed: {describe_failure(exc)}")
             return Outcome.TRANSFORM_FAILED.exit_code
@@ -752,17 +750,21 @@ def _source_flags(args: argparse.Namespace) -> dict[str, Any]:
 def _target(args: argparse.Namespace) -> Any:
     from .pipeline import Target
 
-    if args.destination == "duckdb":
-        problem = arguments.check_db_path(args.db)
+    if args.db is not None and args.destination not in ("duckdb", "filesystem"):
+        raise UsageError(
+            f"--db is for the duckdb and filesystem destinations, not {args.destination}"
+        )
+    db_path = args.db if args.db is not None else arguments.DEFAULT_DB
+    if args.destination == "duckdb" or args.db is not None:
+        problem = arguments.check_db_path(db_path)
         if problem:
             raise UsageError(problem)
-    elif args.db != arguments.DEFAULT_DB:
-        raise UsageError(f"--db is for the duckdb destination, not {args.destination}")
     target = Target(
         destination=args.destination,
         dataset=args.dataset,
-        db_path=args.db,
+        db_path=db_path,
         table_format=args.table_format,
+        lake_db=args.db if args.destination == "filesystem" else None,
     )
     if target.problem():
         raise UsageError(target.problem())

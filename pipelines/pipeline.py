@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dlt
 from dlt.common.destination.reference import Destination
@@ -32,6 +32,9 @@ from .lock import writer_lock
 from .outcome import Outcome
 from .overlap import BackgroundLoad
 
+if TYPE_CHECKING:
+    from transforms import TransformResult
+
 logger = logging.getLogger(__name__)
 
 # Not data/utilityapi.duckdb: DuckDB cannot tell a schema from a database of the same name.
@@ -41,10 +44,10 @@ DEFAULT_DESTINATION = "duckdb"
 # Working folders of pipelines whose warehouse is not a local DuckDB file.
 DEFAULT_WORKING_DIR = Path("data/pipelines")
 PIPELINE_NAME = "utilityapi"
-# why the analytics tables are not built on the filesystem destination (load and transform say it)
-NO_TRANSFORM_ON_FILES = (
-    "the filesystem destination has no SQL engine of its own: the analytics tables are not "
-    "built over its Delta tables (README, Warehouses)"
+# why the analytics tables are not built over Iceberg tables (load and transform say it)
+NO_TRANSFORM_ON_ICEBERG = (
+    "the analytics tables are built over Delta tables only: load the filesystem destination "
+    "with --table-format delta to have them (README, Warehouses)"
 )
 LOAD_MEMORY_LIMIT = "256MB"
 RESOURCES = (
@@ -71,6 +74,9 @@ class Target:
     table_format: str | None = None
     # where the local working folders of non-DuckDB targets live
     pipelines_dir: Path = DEFAULT_WORKING_DIR
+    # filesystem destination: the DuckDB file its analytics tables are built in (None: in the
+    # working folder)
+    lake_db: Path | None = None
 
     @property
     def is_duckdb(self) -> bool:
@@ -82,6 +88,22 @@ class Target:
         if self.is_duckdb:
             return self.db_path.with_name(self.db_path.name + ".pipelines")
         return self.pipelines_dir / self.destination / self.dataset
+
+    @property
+    def analytics_db(self) -> Path | None:
+        """The DuckDB file dbt builds the analytics tables in, when the target is not a
+        warehouse with SQL of its own (the filesystem destination); else None."""
+        if self.destination != "filesystem":
+            return None
+        # not analytics.duckdb: DuckDB names a database after its file (see _prepare_duckdb)
+        return self.lake_db or self.working_dir / "lake.duckdb"
+
+    @property
+    def transform_problem(self) -> str | None:
+        """Why the analytics tables cannot be built on this target, or None."""
+        if self.destination == "filesystem" and self.table_format != "delta":
+            return NO_TRANSFORM_ON_ICEBERG
+        return None
 
     @property
     def lock_path(self) -> Path:
@@ -645,16 +667,25 @@ def _transform(pipeline: Pipeline, options: LoadOptions, result: LoadResult) -> 
     Loads are marked processed only when every model is built, so a failed or killed transform
     is caught up by the next run.
     """
-    from transforms import run as run_transforms
-
-    if options.target.destination == "filesystem":
-        result.transform_skipped = NO_TRANSFORM_ON_FILES
+    if options.target.transform_problem:
+        result.transform_skipped = options.target.transform_problem
         return
     try:
-        result.transform = run_transforms(pipeline, full_refresh=options.full_refresh)
+        result.transform = transform(pipeline, options.target, full_refresh=options.full_refresh)
     except Exception as exc:  # noqa: BLE001 - the load is committed; reported
         logger.error("transform failed after a committed load: %s", exc)
         result.transform_error = describe_failure(exc)
+
+
+def transform(pipeline: Pipeline, target: Target, *, full_refresh: bool = False) -> TransformResult:
+    """Build the analytics tables: in the warehouse itself, or for files in a DuckDB file."""
+    from transforms import lake
+    from transforms import run as run_transforms
+
+    if target.analytics_db is not None:
+        check_duckdb_name(target.analytics_db, target.dataset)
+        return lake.run(pipeline, target.analytics_db, full_refresh=full_refresh)
+    return run_transforms(pipeline, full_refresh=full_refresh)
 
 
 def _destination(target: Target) -> Any:
@@ -675,17 +706,25 @@ def _destination(target: Target) -> Any:
 
 def _prepare_duckdb(target: Target) -> None:
     db_path = target.db_path
-    if db_path.stem == target.dataset:
-        raise ValueError(
-            f"DuckDB names a database after its file, so {db_path.name} holding a schema "
-            f"'{target.dataset}' makes every query ambiguous; choose another --db file name "
-            "or --dataset."
-        )
+    check_duckdb_name(db_path, target.dataset)
     db_path.parent.mkdir(parents=True, exist_ok=True)
     working_dir = target.working_dir
     if not db_path.exists() and working_dir.exists():
         # The warehouse was deleted: local state describing it would skip data it no longer has.
         shutil.rmtree(working_dir)
+
+
+def check_duckdb_name(db_path: Path, dataset: str) -> None:
+    """Refuse a DuckDB file named like one of its schemas (raw dataset or analytics)."""
+    from transforms import ANALYTICS_SCHEMA
+
+    for schema in (dataset, ANALYTICS_SCHEMA):
+        if db_path.stem == schema:
+            raise ValueError(
+                f"DuckDB names a database after its file, so {db_path.name} holding a schema "
+                f"'{schema}' makes every query ambiguous; choose another --db file name "
+                "or --dataset."
+            )
 
 
 def _probe_duckdb(db_path: Path) -> None:

@@ -66,6 +66,8 @@ def _where(base_url: str | None, target: Target) -> dict[str, Any]:
         "destination": target.destination,
         "database": str(target.db_path) if target.is_duckdb else None,
         "dataset": target.dataset,
+        # the filesystem destination's analytics tables live in a DuckDB file of their own
+        **({"analytics_database": str(target.analytics_db)} if target.analytics_db else {}),
     }
 
 

@@ -122,6 +122,9 @@ def open_warehouse(target: Any) -> Iterator[Warehouse]:
     warehouse: Warehouse
     if target.is_duckdb:
         warehouse = DuckDBWarehouse(target.db_path)
+    elif target.analytics_db is not None:
+        # files: the DuckDB file the transform copies the Delta tables into and builds in
+        warehouse = DuckDBWarehouse(target.analytics_db)
     else:
         from pipelines.pipeline import make_pipeline
 

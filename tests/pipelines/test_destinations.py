@@ -33,31 +33,103 @@ def delta_as_duckdb(lake: Path, into: Path) -> Path:
     return into
 
 
-def test_delta_tables_equal_duckdb_after_incremental_runs(tmp_path, monkeypatch):
-    pytest.importorskip("deltalake")
+def test_delta_tables_and_their_analytics_equal_duckdb_after_incremental_runs(
+    tmp_path, monkeypatch
+):
     lake = tmp_path / "lake"
     monkeypatch.setenv("DESTINATION__FILESYSTEM__BUCKET_URL", f"file://{lake}")
     config = SandboxConfig(seed=11, scale="test", n_meters=4, history_days=30, now=NOW)
     with Sandbox(config) as sb:
         clock = FakeClock(NOW)
-        duck = sandbox_options(sb, tmp_path / "w.duckdb", clock)
-        delta = LoadOptions(
-            target=Target(
-                destination="filesystem", table_format="delta", pipelines_dir=tmp_path / "work"
-            ),
-            source=dict(duck.source),
-            clock=clock,
-            transform=False,
+        duck = sandbox_options(sb, tmp_path / "w.duckdb", clock, transform=True)
+        target = Target(
+            destination="filesystem", table_format="delta", pipelines_dir=tmp_path / "work"
         )
+        delta = LoadOptions(target=target, source=dict(duck.source), clock=clock)
+        modes = []
         for _ in range(3):  # a first load, then two incremental ones
-            assert run_load(delta).outcome.status == "ok"
+            result = run_load(delta)
+            assert result.outcome.status == "ok"
+            modes.append(result.transform.mode)
             assert run_load(duck).outcome.status == "ok"
             sb.advance(timedelta(days=3))
             clock.advance(timedelta(days=3))
-    raw = {k: v for k, v in snapshot(tmp_path / "w.duckdb").items() if k.startswith("utilityapi.")}
+    assert modes == ["full", "incremental", "incremental"]
+    warehouse = snapshot(tmp_path / "w.duckdb")
+    raw = {k: v for k, v in warehouse.items() if k.startswith("utilityapi.")}
     lake_copy = snapshot(delta_as_duckdb(lake, tmp_path / "lake.duckdb"))
     assert differences(lake_copy, raw) == []
     assert raw["utilityapi.interval_readings"]
+    # the analytics tables built over the Delta tables equal those built in DuckDB, row for row
+    assert target.analytics_db == tmp_path / "work" / "filesystem" / "utilityapi" / "lake.duckdb"
+    assert differences(snapshot(target.analytics_db), warehouse) == []
+    assert warehouse["analytics.meter_intervals"]
+
+
+FLAGS = ["--destination", "filesystem", "--table-format", "delta"]
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory) -> Path:
+    """A folder whose `lake/` holds Delta tables `uapi load` wrote (2 meters, 10 days)."""
+    folder = tmp_path_factory.mktemp("lake")
+    config = SandboxConfig(seed=3, scale="test", n_meters=2, history_days=10, now=NOW)
+    with pytest.MonkeyPatch.context() as patch, Sandbox(config) as sb:
+        patch.setenv("DESTINATION__FILESYSTEM__BUCKET_URL", f"file://{folder / 'lake'}")
+        patch.chdir(folder)  # the working folder (data/pipelines/...) is relative
+        assert main(["load", *FLAGS, "--token", sb.token, "--base-url", sb.base_url]) == 0
+    return folder
+
+
+@pytest.fixture
+def in_lake(lake, monkeypatch) -> Path:
+    monkeypatch.setenv("DESTINATION__FILESYSTEM__BUCKET_URL", f"file://{lake / 'lake'}")
+    monkeypatch.chdir(lake)
+    return lake
+
+
+def test_uapi_transform_builds_the_analytics_of_delta_tables_into_db(in_lake, tmp_path, capsys):
+    analytics = tmp_path / "lake-analytics.duckdb"
+    assert main(["transform", *FLAGS, "--db", str(analytics)]) == 0
+    assert "full" in capsys.readouterr().out
+    with duckdb.connect(str(analytics), read_only=True) as con:
+        [(days,)] = con.execute("select count(*) from analytics.meter_daily_usage").fetchall()
+        [(meters,)] = con.execute(
+            "select count(distinct meter_uid) from utilityapi.interval_readings"
+        ).fetchall()
+    assert days > 0 and meters == 2
+    assert main(["transform", *FLAGS, "--db", str(analytics)]) == 0
+    assert "nothing loaded since the last run" in capsys.readouterr().out
+
+
+def test_load_builds_the_analytics_that_query_and_report_read(in_lake, tmp_path, capsys):
+    capsys.readouterr()
+    sql = "select count(distinct meter_uid) from analytics.meter_daily_usage"
+    assert main(["query", *FLAGS, sql, "--format", "csv"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "2"
+    out = tmp_path / "report.html"
+    assert main(["report", *FLAGS, "--out", str(out)]) == 0
+    assert "2 meter(s), 2 with interval data" in capsys.readouterr().out
+
+
+def test_lake_copy_never_replaces_a_warehouse_dlt_loads(in_lake, tmp_path, capsys):
+    warehouse = tmp_path / "w.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create schema utilityapi")
+        con.execute("create table utilityapi._dlt_version (version bigint)")
+        con.execute("create table utilityapi.meters as select 'm1' as uid")
+    assert main(["transform", *FLAGS, "--db", str(warehouse)]) == 4
+    assert "would replace its raw tables" in capsys.readouterr().err
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute("select uid from utilityapi.meters").fetchall() == [("m1",)]
+        assert not con.execute(
+            "select * from duckdb_schemas() where schema_name = 'analytics'"
+        ).fetchall()
+
+
+def test_analytics_file_named_like_a_schema_is_refused(in_lake, capsys):
+    assert main(["transform", *FLAGS, "--db", "analytics.duckdb"]) == 4
+    assert "makes every query ambiguous" in capsys.readouterr().err
 
 
 def test_plain_parquet_is_refused_naming_delta(tmp_path, capsys, monkeypatch):
@@ -69,11 +141,9 @@ def test_plain_parquet_is_refused_naming_delta(tmp_path, capsys, monkeypatch):
     assert not (tmp_path / "lake").exists()
 
 
-def test_transform_on_the_filesystem_destination_is_refused_saying_why(
-    tmp_path, capsys, monkeypatch
-):
+def test_transform_over_iceberg_tables_is_refused_naming_delta(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("DESTINATION__FILESYSTEM__BUCKET_URL", f"file://{tmp_path / 'lake'}")
-    code = main(["transform", "--destination", "filesystem", "--table-format", "delta"])
+    code = main(["transform", "--destination", "filesystem", "--table-format", "iceberg"])
     assert code == 2
-    assert "not built over its Delta tables" in capsys.readouterr().err
+    assert "--table-format delta" in capsys.readouterr().err
     assert not (tmp_path / "lake").exists()

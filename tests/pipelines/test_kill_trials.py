@@ -29,9 +29,9 @@ KILL_DELAY = {"fetching": 1.2, "normalizing": 0.3, "loading": 0.8, "transforming
 
 def _kill_trial(
     sb: Sandbox,
-    clean: dict,
+    clean: dict,  # noqa: F811 - a snapshot, not the fixture
     folder: Path,
-    seed: int,  # noqa: F811
+    seed: int,
 ) -> tuple[int, str, str | None]:
     """Kill a load at a seeded moment, rerun it once: (seed, problem or '', phase hit)."""
     rng = random.Random(seed)
@@ -54,9 +54,9 @@ def _kill_trial(
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_runs_killed_at_any_moment_are_made_whole_by_one_plain_rerun(
-    world,
-    clean,
-    tmp_path,  # noqa: F811
+    world,  # noqa: F811 - the fixture imported above
+    clean,  # noqa: F811
+    tmp_path,
 ):
     seeds = [int(s) for s in os.environ.get("UAPI_KILL_SEEDS", "").split(",") if s] or list(
         KILL_SEEDS
