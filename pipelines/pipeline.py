@@ -392,12 +392,14 @@ def probe_destination(pipeline: Pipeline, target: Target) -> None:
 def describe_failure(exc: BaseException) -> str:
     """The innermost useful message of an exception dlt may have wrapped several times."""
     from sources.utilityapi.errors import UtilityAPIError
+    from transforms.results import TransformError
 
     seen: set[int] = set()
     current: BaseException | None = exc
     last = exc
     while current is not None and id(current) not in seen:
-        if isinstance(current, UtilityAPIError):
+        # our own errors already say what happened and what to do
+        if isinstance(current, UtilityAPIError | TransformError):
             return str(current)
         seen.add(id(current))
         last = current

@@ -112,10 +112,16 @@ def copy_lake(pipeline: dlt.Pipeline, database: Path) -> LakeCopy:
             if copied_at.get(name) == (table.table_uri, version):
                 copy.unchanged.append(name)
                 continue
-            con.register("lake_rows", table.to_pyarrow_dataset())
-            con.execute(
-                f"create or replace table {dataset}.{_quote(name)} as select * from lake_rows"
-            ).fetchall()
+            try:
+                con.register("lake_rows", table.to_pyarrow_dataset())
+                con.execute(
+                    f"create or replace table {dataset}.{_quote(name)} as select * from lake_rows"
+                ).fetchall()
+            except Exception as exc:  # noqa: BLE001 - the transaction is rolled back
+                raise TransformError(
+                    f"cannot copy the Delta table {name} ({table.table_uri}) into {database}: "
+                    f"{exc}; the last copy is kept"
+                ) from exc
             con.unregister("lake_rows")
             [(rows,)] = con.execute(f"select count(*) from {dataset}.{_quote(name)}").fetchall()
             copy.copied[name] = rows

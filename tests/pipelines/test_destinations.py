@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -125,6 +126,28 @@ def test_lake_copy_never_replaces_a_warehouse_dlt_loads(in_lake, tmp_path, capsy
         assert not con.execute(
             "select * from duckdb_schemas() where schema_name = 'analytics'"
         ).fetchall()
+
+
+def test_a_failed_lake_copy_leaves_the_last_copy_whole(lake, tmp_path, capsys, monkeypatch):
+    folder = tmp_path / "copy"
+    shutil.copytree(lake, folder)
+    monkeypatch.setenv("DESTINATION__FILESYSTEM__BUCKET_URL", f"file://{folder / 'lake'}")
+    monkeypatch.chdir(folder)
+    database = folder / "data" / "pipelines" / "filesystem" / "utilityapi" / "lake.duckdb"
+    before = snapshot(database)
+    # every table to be copied again, and one of them (copied after several others) unreadable
+    for part in (folder / "lake" / "utilityapi" / "meters").glob("*.parquet"):
+        part.unlink()
+    with duckdb.connect(str(database)) as con:
+        con.execute("delete from utilityapi._uapi_lake_versions")
+    capsys.readouterr()
+    assert main(["transform", *FLAGS]) == 4
+    err = capsys.readouterr().err
+    assert "cannot copy the Delta table meters" in err
+    assert snapshot(database) == before
+    with duckdb.connect(str(database), read_only=True) as con:
+        # the tables copied before the failure were rolled back with their versions
+        assert con.execute("select * from utilityapi._uapi_lake_versions").fetchall() == []
 
 
 def test_analytics_file_named_like_a_schema_is_refused(in_lake, capsys):
