@@ -88,6 +88,7 @@ def _add_load(commands: Any) -> None:
         type=arguments.non_negative(float, "number of days"),
         help="re-read this many days before each meter's cursor (default 7)",
     )
+    _add_no_transform(load)
     _add_keep_reports(load)
     load.set_defaults(func=cmd_load)
 
@@ -110,8 +111,18 @@ def _add_backfill(commands: Any) -> None:
     backfill.add_argument(
         "--since", type=arguments.start_date, help="reload from this date (default: all history)"
     )
+    _add_no_transform(backfill)
     _add_keep_reports(backfill)
     backfill.set_defaults(func=cmd_backfill)
+
+
+def _add_no_transform(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--no-transform",
+        action="store_true",
+        help="load the raw tables only; `uapi transform` builds the analytics tables later "
+        "(e.g. once after several loads)",
+    )
 
 
 def _add_keep_reports(parser: argparse.ArgumentParser) -> None:
@@ -386,6 +397,7 @@ def _load_and_report(
             resources=resources or (),
             full_refresh=full_refresh,
             lock_wait_seconds=args.wait,
+            transform=not args.no_transform,
             **_checkpoints(args),
         )
         try:

@@ -44,6 +44,8 @@ DEFAULT_DESTINATION = "duckdb"
 # Working folders of pipelines whose warehouse is not a local DuckDB file.
 DEFAULT_WORKING_DIR = Path("data/pipelines")
 PIPELINE_NAME = "utilityapi"
+# a load asked to leave the analytics tables alone (`uapi load --no-transform`)
+NOT_ASKED = "not asked for: `uapi transform` builds the analytics tables"
 # why the analytics tables are not built over Iceberg tables (load and transform say it)
 NO_TRANSFORM_ON_ICEBERG = (
     "the analytics tables are built over Delta tables only: load the filesystem destination "
@@ -277,6 +279,8 @@ def run_load(
         if options.transform:
             phase("transforming")
             _transform(pipeline, options, result)
+        else:
+            result.transform_skipped = NOT_ASKED
     result.duration_seconds = time.perf_counter() - started
     return result
 

@@ -299,6 +299,7 @@ def test_a_killed_backfill_resumes_with_only_the_meters_it_had_not_committed(tmp
     with Sandbox(small_world(n_meters=8, latency_ms=30)) as sb:
         meters = sorted(m["uid"] for m in sb.truth.meters() if m.get("interval_count"))
         args = ("--meters", ",".join(meters), "--checkpoint-meters", "1", "--concurrency", "2")
+        args += ("--no-transform",)  # what is fetched again is the point, not the analytics
         reference = tmp_path / "reference.duckdb"
         assert run(uapi(sb, reference, "backfill", *args)).returncode == 0
         per_meter = Counter(
@@ -329,12 +330,18 @@ def test_a_killed_backfill_resumes_with_only_the_meters_it_had_not_committed(tmp
 
 def test_json_report_is_alone_on_stdout_and_matches_the_exit_status(world, tmp_path):
     db = tmp_path / "w.duckdb"
-    done = run(uapi(world, db, "load", "--json"))
+    done = run(uapi(world, db, "load", "--json", "--no-transform"))
     report = json.loads(done.stdout)
     assert (done.returncode, report["status"], report["exit_code"]) == (0, "ok", 0)
     assert report["rows_loaded"]["interval_readings"] > 0
+    assert "uapi transform" in report["transform"]["skipped"]
+    with duckdb.connect(str(db), read_only=True) as con:
+        schemas = {
+            row[0] for row in con.execute("select schema_name from duckdb_schemas()").fetchall()
+        }
+    assert "utilityapi" in schemas and "analytics" not in schemas
     locked = tmp_path / "locked.duckdb"
-    holder = Child(uapi(world, locked))
+    holder = Child(uapi(world, locked, "load", "--no-transform"))
     assert holder.wait_for("phase: fetching")
     holder.proc.send_signal(signal.SIGSTOP)
     try:
@@ -350,6 +357,7 @@ def test_without_a_terminal_progress_is_logged_while_the_run_moves(tmp_path):
     with Sandbox(small_world(latency_ms=40)) as sb:
         done = run(
             uapi(sb, tmp_path / "w.duckdb", "load", "--progress-every", "0.2", "--concurrency", "1")
+            + ["--no-transform"]
         )
     assert done.returncode == 0, done.stderr
     progress = [
@@ -372,7 +380,7 @@ def test_files_holding_customer_data_are_readable_by_their_owner_only(world, tmp
 def test_token_file_and_standard_input(world, tmp_path):
     token_file = tmp_path / "token"
     token_file.write_text(world.token + "\n")
-    cmd = uapi(world, tmp_path / "a.duckdb")
+    cmd = uapi(world, tmp_path / "a.duckdb", "load", "--no-transform")
     at = cmd.index("--token")
     from_file = cmd[:at] + ["--token-file", str(token_file)] + cmd[at + 2 :]
     assert run(from_file).returncode == 0
@@ -388,7 +396,7 @@ def test_on_a_terminal_a_progress_bar_shows_phase_meters_and_counts(tmp_path):
     import pty
 
     with Sandbox(small_world(latency_ms=40)) as sb:
-        cmd = uapi(sb, tmp_path / "w.duckdb", "load", "--concurrency", "1")
+        cmd = uapi(sb, tmp_path / "w.duckdb", "load", "--concurrency", "1", "--no-transform")
         cmd.remove("-v")
         output = bytearray()
 
