@@ -1,12 +1,15 @@
-"""dbt in this process: the destination's credentials are in the environment for one command."""
+"""dbt in this process: the destination's credentials are in the environment for one command,
+and a parsed project is saved for the next process."""
 
 from __future__ import annotations
 
 import os
+import tempfile
 from types import SimpleNamespace
 
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
+import transforms
 from transforms import invocation
 
 
@@ -26,3 +29,59 @@ def test_credentials_are_in_the_environment_for_the_command_only(monkeypatch, tm
         "DLT__CREDENTIALS__DATABASE"
     }
     assert "DLT__CREDENTIALS__DRIVERNAME" in added  # set for the command, removed after
+
+
+def _spy_dbt_commands(monkeypatch) -> list[str]:
+    from dbt.cli.main import dbtRunner
+
+    commands: list[str] = []
+    original = dbtRunner.invoke
+
+    def invoke(self, args, **kwargs):
+        commands.append(next(a for a in args if a in ("parse", "build", "run", "test")))
+        return original(self, args, **kwargs)
+
+    monkeypatch.setattr(dbtRunner, "invoke", invoke)
+    return commands
+
+
+def _new_process(monkeypatch, tmp_path) -> None:
+    """What a new process starts with: no parsed project in memory."""
+    monkeypatch.setattr(invocation, "_MANIFESTS", {})
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+
+
+def test_a_new_process_reads_the_saved_parse_and_builds_the_same(monkeypatch, tmp_path, built):
+    _new_process(monkeypatch, tmp_path)
+    commands = _spy_dbt_commands(monkeypatch)
+    first = transforms.run(built.pipeline, full_refresh=True)
+    assert commands == ["parse", "build"]
+    saved = list(invocation._saved_manifests_dir().glob("*.msgpack"))
+    assert len(saved) == 1
+
+    monkeypatch.setattr(invocation, "_MANIFESTS", {})  # the next process
+    commands.clear()
+    second = transforms.run(built.pipeline, full_refresh=True)
+    assert commands == ["build"]
+    assert [(m.name, m.status) for m in second.models] == [(m.name, m.status) for m in first.models]
+    assert len(second.tests) == len(first.tests) > 0
+
+
+def test_an_unreadable_saved_parse_is_parsed_again(monkeypatch, tmp_path, built):
+    _new_process(monkeypatch, tmp_path)
+    commands = _spy_dbt_commands(monkeypatch)
+    transforms.run(built.pipeline, full_refresh=True)
+    [saved] = invocation._saved_manifests_dir().glob("*.msgpack")
+    saved.write_bytes(b"not a manifest")
+    monkeypatch.setattr(invocation, "_MANIFESTS", {})
+    commands.clear()
+    assert transforms.run(built.pipeline, full_refresh=True).models
+    assert commands == ["parse", "build"]
+
+
+def test_a_saved_parse_others_may_write_is_never_read(monkeypatch, tmp_path):
+    _new_process(monkeypatch, tmp_path)
+    folder = invocation._saved_manifests_dir()
+    assert folder is not None and folder.stat().st_mode & 0o777 == 0o700
+    folder.chmod(0o777)
+    assert invocation._saved_manifests_dir() is None
