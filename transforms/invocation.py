@@ -37,6 +37,8 @@ _LOCK = threading.Lock()
 # parsed projects by what parsing depends on (see _manifest_key); a few targets at most
 _MANIFESTS: dict[str, Any] = {}
 _MANIFESTS_KEPT = 4
+# parsed projects kept on disk for later processes (about 1 MB each)
+_MANIFESTS_SAVED = 16
 CREDENTIALS_PREFIX = "DLT__CREDENTIALS__"
 
 
@@ -194,6 +196,14 @@ def _save_manifest(key: str, manifest: Any) -> None:
         os.replace(partial, path)  # readers see the whole file or none
     except OSError:
         partial.unlink(missing_ok=True)
+        return
+    # a parse per project version and connection: the oldest go once there are many
+    try:
+        saved = sorted(folder.glob("*.msgpack"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in saved[_MANIFESTS_SAVED:]:
+            old.unlink(missing_ok=True)
+    except OSError:
+        pass  # another process pruned at the same moment
 
 
 def _in_project(root: Path, path: Path) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import shutil
 import subprocess
 import sys
@@ -18,8 +20,28 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="session")
 def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """`uapi load --sandbox` (what `make demo` runs) into a fresh file; tests only read it."""
-    db = tmp_path_factory.mktemp("demo") / "uapi.duckdb"
+    """`uapi load --sandbox` (what `make demo` runs) into a fresh file; tests only read it.
+
+    Built once per test session even when pytest-xdist runs several workers: the first worker
+    to need it builds it under a lock in the session's shared temp folder, the others wait for
+    it and read the same file.
+    """
+    # xdist gives each worker a basetemp below one shared folder; without xdist, our own
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent
+    folder = shared / "demo"
+    folder.mkdir(exist_ok=True)
+    db = folder / "uapi.duckdb"
+    with (folder / "build.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (folder / "built").exists():
+            _load_demo(db)
+            (folder / "built").touch()
+    return db
+
+
+def _load_demo(db: Path) -> None:
     # A process of its own, from the project folder, as `make demo` runs: the same
     # .dlt/config.toml and nothing this test process has set up.
     done = subprocess.run(
@@ -30,7 +52,6 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
         timeout=600,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    return db
 
 
 @pytest.fixture

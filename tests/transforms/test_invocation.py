@@ -85,3 +85,19 @@ def test_a_saved_parse_others_may_write_is_never_read(monkeypatch, tmp_path):
     assert folder is not None and folder.stat().st_mode & 0o777 == 0o700
     folder.chmod(0o777)
     assert invocation._saved_manifests_dir() is None
+
+
+def test_only_the_newest_saved_parses_are_kept(monkeypatch, tmp_path):
+    _new_process(monkeypatch, tmp_path)
+    folder = invocation._saved_manifests_dir()
+    assert folder is not None
+    for n in range(invocation._MANIFESTS_SAVED + 3):
+        old = folder / f"old-{n:02}.msgpack"
+        old.write_bytes(b"x")
+        os.utime(old, (1_000_000 + n, 1_000_000 + n))
+    manifest = SimpleNamespace(to_msgpack=lambda encoder: b"parsed")
+    invocation._save_manifest("new", manifest)
+    kept = sorted(p.name for p in folder.glob("*.msgpack"))
+    assert len(kept) == invocation._MANIFESTS_SAVED
+    assert "new.msgpack" in kept and "old-00.msgpack" not in kept
+    assert f"old-{invocation._MANIFESTS_SAVED + 2:02}.msgpack" in kept
