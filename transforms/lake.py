@@ -44,6 +44,7 @@ class LakeCopy:
 
     copied: dict[str, int] = field(default_factory=dict)  # table -> rows
     unchanged: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
     loads: int = 0
     seconds: float = 0.0
 
@@ -129,6 +130,11 @@ def copy_lake(pipeline: dlt.Pipeline, database: Path) -> LakeCopy:
                 f"insert or replace into {dataset}.{VERSIONS_TABLE} values (?, ?, ?)",
                 [name, table.table_uri, version],
             )
+        for name in sorted(set(copied_at) - set(tables)):
+            # gone from the lake (dropped by a full refresh): gone from the copy too
+            con.execute(f"drop table if exists {dataset}.{_quote(name)}")
+            con.execute(f"delete from {dataset}.{VERSIONS_TABLE} where table_name = ?", [name])
+            copy.dropped.append(name)
         columns = ", ".join(f"{name} {kind}" for name, kind in LOADS_COLUMNS)
         con.execute(f"create or replace table {dataset}.{LOADS_TABLE} ({columns})")
         if loads:

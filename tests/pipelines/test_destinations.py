@@ -128,12 +128,28 @@ def test_lake_copy_never_replaces_a_warehouse_dlt_loads(in_lake, tmp_path, capsy
         ).fetchall()
 
 
-def test_a_failed_lake_copy_leaves_the_last_copy_whole(lake, tmp_path, capsys, monkeypatch):
+def _copy_of(lake: Path, tmp_path: Path, monkeypatch) -> tuple[Path, Path]:
+    """A private copy of the loaded lake and its working folder: (folder, analytics file)."""
     folder = tmp_path / "copy"
     shutil.copytree(lake, folder)
     monkeypatch.setenv("DESTINATION__FILESYSTEM__BUCKET_URL", f"file://{folder / 'lake'}")
     monkeypatch.chdir(folder)
-    database = folder / "data" / "pipelines" / "filesystem" / "utilityapi" / "lake.duckdb"
+    return folder, folder / "data" / "pipelines" / "filesystem" / "utilityapi" / "lake.duckdb"
+
+
+def test_a_table_gone_from_the_lake_is_dropped_from_the_copy(lake, tmp_path, monkeypatch):
+    _, database = _copy_of(lake, tmp_path, monkeypatch)
+    with duckdb.connect(str(database)) as con:
+        con.execute("create table utilityapi.gone as select 1 as x")
+        con.execute("insert into utilityapi._uapi_lake_versions values ('gone', 'file:///x', 3)")
+    assert main(["transform", *FLAGS]) == 0
+    with duckdb.connect(str(database), read_only=True) as con:
+        tables = {row[0] for row in con.execute("show tables from utilityapi").fetchall()}
+    assert "gone" not in tables and "interval_readings" in tables
+
+
+def test_a_failed_lake_copy_leaves_the_last_copy_whole(lake, tmp_path, capsys, monkeypatch):
+    folder, database = _copy_of(lake, tmp_path, monkeypatch)
     before = snapshot(database)
     # every table to be copied again, and one of them (copied after several others) unreadable
     for part in (folder / "lake" / "utilityapi" / "meters").glob("*.parquet"):
