@@ -31,10 +31,10 @@ CHECKPOINT_METERS = 50
 CHECKPOINT_MINUTES = 5.0
 # ... or once it has taken this many readings by the meter listing's counts: each step is
 # loaded while the next is fetched, so a small step keeps the warehouse's share of memory small
-# and leaves little to load after the last page. Peak memory grows with the step (~280 bytes a
-# reading), time shrinks: on the 10.6 M-reading backfill (DuckDB at 128 MB) 250 k steps peaked
-# at 561 MiB in 54.2 s, 300 k at 587 MiB in 50.1 s, 500 k at 632 MiB in 46.4 s, 1 M at 681 MiB.
-CHECKPOINT_READINGS = 300_000
+# and leaves little to load after the last page. Smaller steps cost time: `make bench` with
+# 300 k steps peaked at 642 MiB instead of 664 on the 10.6 M-reading backfill, but the backfill
+# took 41.8 s instead of 37.5 and end-to-end throughput fell from 323 k to 258 k readings/s.
+CHECKPOINT_READINGS = 500_000
 # Requests in flight at once. Pages of 1000 objects take one request per meter, so the rate
 # limit is far off: what bounds a load is the link and the CPU. Each response in flight holds a
 # batch or two of its page (readings.BATCH_BYTES): 32 held ~950 MiB on a 10 M-reading backfill,
