@@ -32,8 +32,8 @@ CHECKPOINT_MINUTES = 5.0
 # ... or once it has taken this many readings by the meter listing's counts: each step is
 # loaded while the next is fetched, so a small step keeps the warehouse's share of memory small
 # and leaves little to load after the last page. Smaller steps cost time: `make bench` with
-# 300 k steps peaked at 642 MiB instead of 664 on the 10.6 M-reading backfill, but the backfill
-# took 41.8 s instead of 37.5 and end-to-end throughput fell from 323 k to 258 k readings/s.
+# 300 k steps (and DuckDB at 128 MB) peaked at 642 MiB instead of 664 on the 10.6 M-reading
+# backfill, but the backfill took 41.8 s instead of 37.5 and throughput fell by a fifth.
 CHECKPOINT_READINGS = 500_000
 # Requests in flight at once. Pages of 1000 objects take one request per meter, so the rate
 # limit is far off: what bounds a load is the link and the CPU. Each response in flight holds a
