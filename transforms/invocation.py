@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any
 
 from dlt.common.configuration.utils import add_config_to_env
 from dlt.common.logger import is_json_logging
-from dlt.helpers.dbt.dbt_utils import initialize_dbt_logging
 
 if TYPE_CHECKING:
     from dbt.cli.main import dbtRunnerResult
@@ -56,6 +55,7 @@ def invoke(
     saved parse, compiled SQL) and log go to `work_dir`.
     """
     from dbt.cli.main import dbtRunner
+    from dlt.helpers.dbt.dbt_utils import initialize_dbt_logging
 
     config = runner.config
     project = [

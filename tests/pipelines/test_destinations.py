@@ -186,3 +186,16 @@ def test_transform_over_iceberg_tables_is_refused_naming_delta(tmp_path, capsys,
     assert code == 2
     assert "--table-format delta" in capsys.readouterr().err
     assert not (tmp_path / "lake").exists()
+
+
+def test_a_load_imports_dbt_only_to_transform():
+    # dbt is ~50 MiB and a second of CPU that a load building no analytics tables must not pay
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from pathlib import Path; import pipelines.pipeline as p; import transforms; "
+        "p.check_duckdb_name(Path('w.duckdb'), 'utilityapi'); print('dbt' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
