@@ -31,9 +31,9 @@ CHECKPOINT_METERS = 50
 CHECKPOINT_MINUTES = 5.0
 # ... or once it has taken this many readings by the meter listing's counts: each step is
 # loaded while the next is fetched, so a small step keeps the warehouse's share of memory small
-# and leaves little to load after the last page. Smaller steps cost time: `make bench` with
-# 300 k steps (and DuckDB at 128 MB) peaked at 642 MiB instead of 664 on the 10.6 M-reading
-# backfill, but the backfill took 41.8 s instead of 37.5 and throughput fell by a fifth.
+# and leaves little to load after the last page. Smaller steps cost time: in `make bench` 300 k
+# steps peaked at 642 MiB instead of 671 at 500 k on the 10.6 M-reading backfill, but took
+# 41.8 s instead of 38.4 (bench/README.md, "Where the targets stand").
 CHECKPOINT_READINGS = 500_000
 # Requests in flight at once. Pages of 1000 objects take one request per meter, so the rate
 # limit is far off: what bounds a load is the link and the CPU. Each response in flight holds a
