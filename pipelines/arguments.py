@@ -147,8 +147,7 @@ def add_target_options(parser: argparse.ArgumentParser, *, locking: bool = True)
         "--db",
         type=Path,
         help=f"DuckDB file (default {DEFAULT_DB}); for the filesystem destination, the DuckDB "
-        "file its analytics tables are built in (default: analytics.duckdb in its working "
-        "folder)",
+        "file its analytics tables are built in (default: lake.duckdb in its working folder)",
     )
     parser.add_argument(
         "--dataset",

@@ -702,9 +702,9 @@ def _destination(target: Target) -> Any:
         # would grow with the data. 128 MB keeps loads below the extraction's own peak: in
         # `make bench` (same code otherwise) the 10.6 M-reading backfill peaked at 671 MiB
         # instead of 725 at 256 MB, with no loss of speed (38.4 s vs 39.2; 264 k readings/s vs
-        # 258 k end to end). Raw
-        # rows have no meaningful order, and keeping it makes DuckDB buffer and copy
-        # single-threaded: without it a 10 M-reading load takes 3.3 s instead of 5-8 s.
+        # 258 k end to end). Raw rows have no meaningful order, and keeping it makes DuckDB
+        # buffer and copy single-threaded: without it a 10 M-reading load takes 3.3 s instead
+        # of 5-8 s.
         credentials = DuckDbCredentials(
             str(target.db_path),
             global_config={"memory_limit": LOAD_MEMORY_LIMIT, "preserve_insertion_order": False},

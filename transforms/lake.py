@@ -84,13 +84,12 @@ def copy_lake(pipeline: dlt.Pipeline, database: Path) -> LakeCopy:
     import duckdb
 
     started = time.perf_counter()
-    tables = _delta_tables(pipeline)
+    tables, loads = _read_lake(pipeline)
     if not tables:
         raise TransformError(
             f"no Delta tables in dataset '{pipeline.dataset_name}' of the filesystem "
             "destination: run `uapi load` first"
         )
-    loads = _load_records(pipeline)
     dataset = _quote(pipeline.dataset_name)
     database.parent.mkdir(parents=True, exist_ok=True)
     copy = LakeCopy(loads=len(loads))
@@ -102,12 +101,12 @@ def copy_lake(pipeline: dlt.Pipeline, database: Path) -> LakeCopy:
             f"create table if not exists {dataset}.{VERSIONS_TABLE} "
             "(table_name varchar primary key, table_uri varchar, delta_version bigint)"
         )
-        copied_at = dict(
-            (name, (uri, version))
+        copied_at = {
+            name: (uri, version)
             for name, uri, version in con.execute(
                 f"select table_name, table_uri, delta_version from {dataset}.{VERSIONS_TABLE}"
             ).fetchall()
-        )
+        }
         for name, table in sorted(tables.items()):
             version = table.version()
             if copied_at.get(name) == (table.table_uri, version):
@@ -147,40 +146,35 @@ def copy_lake(pipeline: dlt.Pipeline, database: Path) -> LakeCopy:
     return copy
 
 
-def _delta_tables(pipeline: dlt.Pipeline) -> dict[str, Any]:
-    """The pipeline's raw tables as `deltalake.DeltaTable`s, those written at least once."""
-    from dlt.common.libs.deltalake import get_delta_tables
+def _read_lake(pipeline: dlt.Pipeline) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The pipeline's raw tables written at least once, as `deltalake.DeltaTable`s, and the rows
+    of dlt's `_dlt_loads` (JSON lines in the bucket), through one client of the bucket."""
     from dlt.destinations.exceptions import DestinationUndefinedEntity
 
     if not pipeline.default_schema_name:
         # a new working folder (another machine, a wiped data/): the schema is in the bucket
         pipeline.sync_destination()
     if not pipeline.default_schema_name:
-        return {}
-    tables = {}
-    for name in pipeline.default_schema.data_table_names():
-        try:
-            tables.update(get_delta_tables(pipeline, name))
-        except (DestinationUndefinedEntity, ValueError) as exc:
-            # declared in the schema (e.g. bills before any bill arrived) but never written
-            logger.debug("no Delta table %s: %s", name, exc)
-    return tables
-
-
-def _load_records(pipeline: dlt.Pipeline) -> list[dict[str, Any]]:
-    """The rows of dlt's `_dlt_loads`, which the filesystem destination keeps as JSON lines."""
-    from dlt.destinations.exceptions import DestinationUndefinedEntity
-
-    records = []
+        return {}, []
+    tables: dict[str, Any] = {}
+    loads: list[dict[str, Any]] = []
     with pipeline.destination_client() as client:
+        for name in client.schema.data_table_names():
+            if not client.is_open_table("delta", name):  # type: ignore[attr-defined]
+                continue
+            try:
+                tables[name] = client.load_open_table("delta", name)  # type: ignore[attr-defined]
+            except DestinationUndefinedEntity:
+                # declared in the schema (e.g. bills before any bill arrived) but never written
+                logger.debug("no Delta table %s yet", name)
         try:
             files = client.list_table_files(LOADS_TABLE)  # type: ignore[attr-defined]
         except DestinationUndefinedEntity:
-            return []
+            files = []
         for path in files:
             text = client.fs_client.read_text(client.make_remote_url(path))  # type: ignore[attr-defined]
-            records += [json.loads(line) for line in text.splitlines() if line.strip()]
-    return records
+            loads += [json.loads(line) for line in text.splitlines() if line.strip()]
+    return tables, loads
 
 
 def _refuse_warehouse(con: Any, dataset: str, database: Path) -> None:
