@@ -21,7 +21,7 @@ from tests.support.clock import FakeClock
 from tests.support.postgres import PostgresServer
 from tests.transforms.snapshots import MARTS
 
-NOW = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)  # 100 days of history cover 2026-03-08
+NOW = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)  # 40 days of history cover 2026-03-08 (DST)
 RAW = ("interval_readings", "interval_objects", "bills", "meters")
 
 
@@ -132,7 +132,8 @@ def targets(
 def test_duckdb_and_postgres_give_the_same_tables(targets) -> None:
     duck, postgres = targets
     clock = FakeClock(NOW)
-    with Sandbox(SandboxConfig(seed=21, scale="test", now=NOW, rate_limit=None)) as sb:
+    world = SandboxConfig(seed=21, scale="test", history_days=40, now=NOW, rate_limit=None)
+    with Sandbox(world) as sb:
         results = [load(duck, sb, clock).transform, load(postgres, sb, clock).transform]
         assert [r.mode for r in results] == ["full", "full"]
         _assert_equal(make_pipeline(duck), make_pipeline(postgres), results)

@@ -3,29 +3,66 @@
     only some meter-days (an incremental run) then never ranks the whole table, which a filter
     on the staging view could not achieve on every warehouse. -#}
 {% macro staged_interval_readings(raw_filter='true') %}
+{%- set source -%}
+    (
+        select *
+        from ({{ select_from_source('utilityapi', 'interval_readings') }}) as raw_readings
+        where {{ raw_filter }}
+    )
+{%- endset -%}
 with
-
-source as (
-    select *
-    from ({{ select_from_source('utilityapi', 'interval_readings') }}) as raw_readings
-    where {{ raw_filter }}
-),
 
 -- the same datapoint loaded twice (an append, a replayed package) must never count twice:
 -- keep the copy of the newest load (load ids sort in load order); the source test on the raw
--- key reports such copies as a warning
-ranked as (
+-- key reports such copies as a warning. The raw table is merged on this key, so copies are
+-- rare: only the rows of keys held more than once are ranked, the others pass as they are (a
+-- window over every row cost more than the rest of the slot resolution together). Candidates
+-- are found without meter_uid (an Interval object belongs to one meter, and a wider candidate
+-- set changes nothing: they are ranked by the whole key), and the raw rows are read where
+-- they are used rather than shared, which would make the warehouse materialize them.
+copied_keys as (
+    select interval_uid, start_at, type, meter_number
+    from {{ source }} as candidates
+    group by interval_uid, start_at, type, meter_number
+    having count(*) > 1
+),
+
+ranked_copies as (
     select
-        *,
+        copies.*,
         row_number() over (
-            partition by meter_uid, interval_uid, start_at, type, meter_number
-            order by _dlt_load_id desc, value desc, unit
+            partition by
+                copies.meter_uid,
+                copies.interval_uid,
+                copies.start_at,
+                copies.type,
+                copies.meter_number
+            order by copies._dlt_load_id desc, copies.value desc, copies.unit
         ) as copy_rank
-    from source
+    from {{ source }} as copies
+    where exists (
+        select 1
+        from copied_keys
+        where copied_keys.interval_uid = copies.interval_uid
+            and copied_keys.start_at = copies.start_at
+            and copied_keys.type = copies.type
+            and copied_keys.meter_number = copies.meter_number
+    )
 ),
 
 deduplicated as (
-    select * from ranked where copy_rank = 1
+    select singles.*, 1 as copy_rank
+    from {{ source }} as singles
+    where not exists (
+        select 1
+        from copied_keys
+        where copied_keys.interval_uid = singles.interval_uid
+            and copied_keys.start_at = singles.start_at
+            and copied_keys.type = singles.type
+            and copied_keys.meter_number = singles.meter_number
+    )
+    union all
+    select * from ranked_copies where copy_rank = 1
 ),
 
 renamed as (
