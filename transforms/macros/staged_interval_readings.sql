@@ -1,25 +1,36 @@
 {#- The staging of raw interval readings (stg_interval_readings), optionally for only the raw
-    rows `raw_filter` keeps. The filter is applied before the dedupe window: a model that needs
-    only some meter-days (an incremental run) then never ranks the whole table, which a filter
-    on the staging view could not achieve on every warehouse. -#}
-{% macro staged_interval_readings(raw_filter='true') %}
-{%- set source -%}
+    rows `raw_filter` keeps. The filter is applied before the dedupe: a model that needs only
+    some meter-days (an incremental run) then never reads the whole table, which a filter on
+    the staging view could not achieve on every warehouse.
+    `share_source`: read the raw rows once and share them between the steps below (the
+    warehouse then materializes them: cheap for a filtered few, and for a query of the key
+    columns only), or read them where each step uses them (cheaper for every row of a full
+    build: 2.2 s instead of 2.8 s for 10.6 M readings on DuckDB, and 4.5 s for the window this
+    replaced). -#}
+{% macro staged_interval_readings(raw_filter='true', share_source=true) %}
+{%- set raw_rows -%}
     (
         select *
         from ({{ select_from_source('utilityapi', 'interval_readings') }}) as raw_readings
         where {{ raw_filter }}
     )
 {%- endset -%}
+{%- set source = 'source' if share_source else raw_rows -%}
 with
 
+{% if share_source -%}
+source as (
+    select * from {{ raw_rows }} as raw_rows
+),
+
+{% endif -%}
 -- the same datapoint loaded twice (an append, a replayed package) must never count twice:
 -- keep the copy of the newest load (load ids sort in load order); the source test on the raw
 -- key reports such copies as a warning. The raw table is merged on this key, so copies are
 -- rare: only the rows of keys held more than once are ranked, the others pass as they are (a
 -- window over every row cost more than the rest of the slot resolution together). Candidates
 -- are found without meter_uid (an Interval object belongs to one meter, and a wider candidate
--- set changes nothing: they are ranked by the whole key), and the raw rows are read where
--- they are used rather than shared, which would make the warehouse materialize them.
+-- set changes nothing: they are ranked by the whole key).
 copied_keys as (
     select interval_uid, start_at, type, meter_number
     from {{ source }} as candidates

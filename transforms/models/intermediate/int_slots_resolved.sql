@@ -17,7 +17,8 @@ datapoints as (
     select *
     from (
         {{ staged_interval_readings(
-            in_meter_day_scope('meter_uid', raw_reading_local_date(), days_before=2)
+            in_meter_day_scope('meter_uid', raw_reading_local_date(), days_before=2),
+            share_source=is_incremental(),
         ) }}
     ) as staged
     where exclusion_reason is null
