@@ -51,27 +51,13 @@ ranked_copies as (
             order by copies._dlt_load_id desc, copies.value desc, copies.unit
         ) as copy_rank
     from {{ source }} as copies
-    where exists (
-        select 1
-        from copied_keys
-        where copied_keys.interval_uid = copies.interval_uid
-            and copied_keys.start_at = copies.start_at
-            and copied_keys.type = copies.type
-            and copied_keys.meter_number = copies.meter_number
-    )
+    where exists ({{ copied_key_of('copies') }})
 ),
 
 deduplicated as (
     select singles.*, 1 as copy_rank
     from {{ source }} as singles
-    where not exists (
-        select 1
-        from copied_keys
-        where copied_keys.interval_uid = singles.interval_uid
-            and copied_keys.start_at = singles.start_at
-            and copied_keys.type = singles.type
-            and copied_keys.meter_number = singles.meter_number
-    )
+    where not exists ({{ copied_key_of('singles') }})
     union all
     select * from ranked_copies where copy_rank = 1
 ),
@@ -159,4 +145,14 @@ select * from final
 {#- The local date a raw reading starts on (for raw_filter). -#}
 {% macro raw_reading_local_date() -%}
     cast({{ add_minutes(utc_wall_clock('start_at'), 'utc_offset_minutes') }} as date)
+{%- endmacro %}
+
+{#- The keys held more than once (`copied_keys`) that a raw row of `alias` has. -#}
+{% macro copied_key_of(alias) -%}
+    select 1
+    from copied_keys
+    where copied_keys.interval_uid = {{ alias }}.interval_uid
+        and copied_keys.start_at = {{ alias }}.start_at
+        and copied_keys.type = {{ alias }}.type
+        and copied_keys.meter_number = {{ alias }}.meter_number
 {%- endmacro %}
