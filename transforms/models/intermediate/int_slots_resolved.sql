@@ -12,7 +12,9 @@ with
 
 -- readings last at most 25 hours, so any reading touching a day in scope starts at most two
 -- local days before it. The staging SQL runs here on only those raw rows (the same SQL as the
--- stg_interval_readings view, which would rank the whole table before filtering)
+-- stg_interval_readings view, which would look for copies in the whole table before
+-- filtering); an incremental run's few rows are read once and shared, a full build's every
+-- row is read where each step needs it
 datapoints as (
     select *
     from (
