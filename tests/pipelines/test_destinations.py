@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -190,9 +192,6 @@ def test_transform_over_iceberg_tables_is_refused_naming_delta(tmp_path, capsys,
 
 def test_a_load_imports_dbt_only_to_transform():
     # dbt is ~50 MiB and a second of CPU that a load building no analytics tables must not pay
-    import subprocess
-    import sys
-
     code = (
         "import sys; from pathlib import Path; import pipelines.pipeline as p; import transforms; "
         "p.check_duckdb_name(Path('w.duckdb'), 'utilityapi'); print('dbt' in sys.modules)"
