@@ -23,7 +23,7 @@ import dlt
 from dlt.common.destination.reference import Destination
 from dlt.pipeline.pipeline import Pipeline
 
-from sources.utilityapi import LoadReport, settings, utilityapi
+from sources.utilityapi import FetchAhead, LoadReport, settings, utilityapi
 from sources.utilityapi.clock import SYSTEM_CLOCK, Clock
 from sources.utilityapi.completeness import COMPLETENESS_HINTS
 
@@ -262,7 +262,10 @@ def run_load(
         # What the warehouse committed wins over local state (e.g. a new working folder).
         pipeline.sync_destination()
         result.leftovers = settle_leftovers(pipeline)
-        source = utilityapi(**options.source_args(report=report, clock=options.clock))
+        ahead = FetchAhead()
+        source = utilityapi(
+            **options.source_args(report=report, clock=options.clock, fetch_ahead=ahead)
+        )
         resources = resolve_resources(options.resources)
         try:
             _run_steps(pipeline, source, resources, options, result, phase)
@@ -271,6 +274,8 @@ def run_load(
                 raise LoadFailed(str(exc)) from exc
             result.failure = describe_failure(exc)
             logger.error("load stopped after %d committed step(s): %s", len(result.steps), exc)
+        finally:
+            ahead.close()
         try:
             _verify(pipeline, resources, options, result, phase)
         except Exception as exc:  # noqa: BLE001 - the load is committed; the check is reported
@@ -626,6 +631,7 @@ def _repair(
     phase("repairing")
     _wait_for_refetch(pipeline, kinds, meter_uids, options.clock)
     repair_report = LoadReport()
+    ahead = FetchAhead()
     source = utilityapi(
         **options.source_args(
             meters=meter_uids,
@@ -633,6 +639,7 @@ def _repair(
             backfill={uid: None for uid in meter_uids},
             report=repair_report,
             clock=options.clock,
+            fetch_ahead=ahead,
         )
     )
     resources = [completeness.RESOURCE_OF[k] for k in kinds]
@@ -640,6 +647,7 @@ def _repair(
     try:
         _run_steps(pipeline, source, resources, options, repaired, phase, refresh=False)
     finally:
+        ahead.close()
         result.steps += repaired.steps
         for table, count in repaired.row_counts.items():
             result.row_counts[table] = result.row_counts.get(table, 0) + count

@@ -21,7 +21,7 @@ from .client import UtilityAPIClient
 from .clock import SYSTEM_CLOCK, Clock
 from .context import LoadScope, SourceContext, UnknownMeterError
 from .errors import UtilityAPIError, ends_the_run
-from .intervals import OBJECTS_TABLE, READINGS_TABLE, fetch_intervals
+from .intervals import OBJECTS_TABLE, READINGS_TABLE, FetchAhead, fetch_intervals
 from .readings import READINGS_KEY, READINGS_SCHEMA
 from .records import (
     ACCESS_HINTS,
@@ -38,7 +38,7 @@ from .records import (
 )
 from .report import LoadReport
 
-__all__ = ["LoadReport", "UnknownMeterError", "UtilityAPIClient", "utilityapi"]
+__all__ = ["FetchAhead", "LoadReport", "UnknownMeterError", "UtilityAPIClient", "utilityapi"]
 
 # Types never change under a loaded table: a payload with a string where a number was loaded
 # fails the step instead of growing a `__v_text` variant column beside the real one.
@@ -78,6 +78,7 @@ def utilityapi(
     access_changes: list[dict[str, Any]] | None = None,
     report: LoadReport | None = None,
     clock: Clock | None = None,
+    fetch_ahead: FetchAhead | None = None,
 ) -> Sequence[DltResource]:
     """UtilityAPI authorizations, meters, bills, interval readings, events and meter access.
 
@@ -108,6 +109,8 @@ def utilityapi(
         access_changes: revocations/expiries learnt from events, for `meter_access`.
         report: collects what happened (skipped meters, requests, problems) for the summary.
         clock: injected by tests; the system clock otherwise.
+        fetch_ahead: lets interval fetches run on from one checkpoint step into the next, so
+            the link does not idle between steps; the caller running the steps closes it.
     """
     # Arrow rows carry _dlt_load_id like every other row (dlt adds it to dict rows only), so
     # what each load touched can be found in every raw table, however the source is run.
@@ -143,6 +146,7 @@ def utilityapi(
             refresh=refresh,
             access_changes=access_changes,
         ),
+        fetch_ahead=fetch_ahead,
     )
     context.report.client_stats = client.stats
     return (

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import settings
 from .client import UtilityAPIClient
@@ -16,6 +16,9 @@ from .errors import UtilityAPIError
 from .planning import Kind, MeterPlan, pending_backfills, plan_meters
 from .records import as_count, is_not_activated, meter_problems
 from .report import LoadReport
+
+if TYPE_CHECKING:
+    from .intervals import FetchAhead
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,39 @@ class LoadScope:
     step_readings: int | None = None
 
 
+class StepBudget:
+    """How much one checkpoint step may take: meters, seconds of fetching, or readings (by the
+    meter listing's counts); None is no limit. Spent once any limit is reached."""
+
+    def __init__(
+        self,
+        clock: Clock,
+        meters: int | None,
+        seconds: float | None,
+        readings: int | None,
+        counts: dict[str, int],
+    ) -> None:
+        self._clock = clock
+        self._started = clock.monotonic()
+        self._limits = (meters, seconds, readings)
+        self._counts = counts
+        self.meters = 0
+        self.readings = 0
+
+    def take(self, plan: MeterPlan) -> None:
+        self.meters += 1
+        self.readings += self._counts.get(plan.meter_uid, 0)
+
+    @property
+    def spent(self) -> bool:
+        meters, seconds, readings = self._limits
+        return (
+            (meters is not None and self.meters >= meters)
+            or (seconds is not None and self._clock.monotonic() - self._started >= seconds)
+            or (readings is not None and self.readings >= readings)
+        )
+
+
 @dataclass
 class SourceContext:
     """The client and listings of one source instance, and which meters each step took.
@@ -51,6 +87,8 @@ class SourceContext:
     clock: Clock
     report: LoadReport
     scope: LoadScope
+    # interval fetches that run on across this run's steps (owned and closed by the caller)
+    fetch_ahead: FetchAhead | None = None
     _meters: list[dict[str, Any]] | None = None
     _authorizations: list[dict[str, Any]] | None = None
     _taken: dict[str, set[str]] = field(default_factory=dict)
@@ -81,6 +119,29 @@ class SourceContext:
         Meters already taken by an earlier step of this run are left out: they were fetched
         (or failed, and wait for the next run).
         """
+        return self._budgeted(kind, self._pending(kind, resource_state))
+
+    def plan_all(self, kind: Kind, resource_state: dict[str, Any]) -> list[MeterPlan]:
+        """Every meter this run still has to fetch for `kind`, all taken at once: for fetches
+        that go on across steps, whose steps end by `StepBudget` instead."""
+        pending = self._pending(kind, resource_state)
+        with self._lock:
+            self._taken.setdefault(kind, set()).update(p.meter_uid for p in pending)
+        self.report.set_remaining(kind, len(pending))
+        return pending
+
+    def step_budget(self, kind: Kind) -> StepBudget:
+        """The checkpoint budget of one step, spent by the meters it takes."""
+        readings = self.scope.step_readings if kind == "intervals" else None
+        return StepBudget(
+            self.clock,
+            self.scope.step_meters or None,
+            self.scope.step_seconds,
+            readings,
+            self._listed_counts() if readings is not None else {},
+        )
+
+    def _pending(self, kind: Kind, resource_state: dict[str, Any]) -> list[MeterPlan]:
         meters = self.meters()
         complete_listing = self.scope.meter_uids is None and self.scope.authorization_uids is None
         backfill = pending_backfills(
@@ -101,31 +162,25 @@ class SourceContext:
         self.report.add_plan(kind, summary)
         with self._lock:
             taken = self._taken.setdefault(kind, set())
-            pending = [p for p in summary.planned if p.meter_uid not in taken]
-        return self._budgeted(kind, pending)
+            return [p for p in summary.planned if p.meter_uid not in taken]
 
     def _budgeted(self, kind: Kind, pending: list[MeterPlan]) -> Iterator[MeterPlan]:
-        started = self.clock.monotonic()
-        limit = self.scope.step_meters or len(pending)
-        seconds = self.scope.step_seconds
-        readings = self.scope.step_readings if kind == "intervals" else None
-        counts = {str(m.get("uid")): as_count(m.get("interval_count")) or 0 for m in self.meters()}
-        given = taken_readings = 0
+        budget = self.step_budget(kind)
+        given = 0
         try:
             for plan in pending:
-                if (
-                    given >= limit
-                    or (seconds is not None and self.clock.monotonic() - started >= seconds)
-                    or (given and readings is not None and taken_readings >= readings)
-                ):
+                if given and budget.spent:
                     break
                 with self._lock:
                     self._taken[kind].add(plan.meter_uid)
                 given += 1
-                taken_readings += counts.get(plan.meter_uid, 0)
+                budget.take(plan)
                 yield plan
         finally:
             self.report.set_remaining(kind, len(pending) - given)
+
+    def _listed_counts(self) -> dict[str, int]:
+        return {str(m.get("uid")): as_count(m.get("interval_count")) or 0 for m in self.meters()}
 
     def _list_meters(self) -> list[dict[str, Any]]:
         if self.scope.meter_uids is None and self.scope.authorization_uids is None:

@@ -14,7 +14,7 @@ load.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -24,9 +24,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import settings
-from .context import SourceContext
+from .context import SourceContext, StepBudget
 from .errors import ends_the_run
-from .fetch import Emitter, run_concurrently
+from .fetch import Emitter, StepwiseFetch
 from .memory import release_free_memory
 from .page_stream import ListingStream
 from .pages import Walk
@@ -38,43 +38,120 @@ OBJECTS_TABLE = "interval_objects"
 
 
 def fetch_intervals(context: SourceContext, resource_state: dict[str, Any]) -> Iterator[Any]:
-    """This step's meters' readings as arrow batches (and their objects' rows)."""
-    problems = ReadingProblems()
-    latest: dict[str, datetime] = {}
+    """This step's meters' readings as arrow batches (and their objects' rows).
+
+    With `context.fetch_ahead`, fetching outlives the step (see `FetchAhead`): the step takes
+    meters until its budget is spent and ends when they are in, while the next step's first
+    meters are already being fetched.
+    """
+    workers = context.scope.max_concurrency
+    # Workers fetching ahead hold their connections while they wait for their step, so they
+    # leave one of the client's connections to the step's other requests (listings, bills):
+    # with every connection held, those would wait for a step that cannot begin.
+    ahead = context.fetch_ahead if workers > 1 else None
+    fetch = ahead.fetch if ahead is not None else None
+    if fetch is None and ahead is not None:
+        plans = context.plan_all("intervals", resource_state)
+        budget = partial(context.step_budget, "intervals")
+        fetch = ahead.fetch = _Fetch(context, plans, workers - 1, budget)
+    elif fetch is None:
+        fetch = _Fetch(context, context.plan("intervals", resource_state), workers, None)
     batch = _Batch(settings.READINGS_BATCH_ROWS)
-    parse_slots = threading.Semaphore(settings.PARSE_THREADS)
-    # Every object once per step, whichever meter's listing sent it: the warehouse trusts a
-    # step's readings to be unique on their key (READINGS_DISPOSITION).
-    step_objects: set[str] = set()
-    for result in run_concurrently(
-        context.plan("intervals", resource_state),
-        partial(_fetch_meter, context, partial(_parse, parse_slots, problems)),
-        max_workers=context.scope.max_concurrency,
-        max_pending=settings.READINGS_PENDING_BATCHES,
-    ):
-        plan: MeterPlan = result.job
-        if not result.done:
-            page = _unseen(result.item, step_objects)  # type: ignore[arg-type]
-            yield from _objects(page)
-            if page.readings.num_rows:
-                track_latest(latest, plan.meter_uid, pc.max(page.readings["end_at"]).as_py())
-                context.report.count_rows("interval_readings", page.readings.num_rows)
-                if batch.add(page.readings):
-                    yield dlt.mark.with_table_name(batch.take(), READINGS_TABLE)
-                    release_free_memory()
-        elif result.error is not None:
-            if ends_the_run(result.error):
-                raise result.error
-            context.report.meter_failed("intervals", plan.meter_uid, str(result.error))
-        else:
-            now = context.clock.now()
-            record_fetch(resource_state["meters"], plan, latest.get(plan.meter_uid), now)
-            backfill_done(resource_state, plan.meter_uid)
-            context.report.meter_fetched("intervals", plan.meter_uid)
+    try:
+        for result in fetch.engine.step():
+            plan: MeterPlan = result.job
+            if not result.done:
+                page = _unseen(result.item, fetch.objects)  # type: ignore[arg-type]
+                yield from _objects(page)
+                if page.readings.num_rows:
+                    end_at = pc.max(page.readings["end_at"]).as_py()
+                    track_latest(fetch.latest, plan.meter_uid, end_at)
+                    context.report.count_rows("interval_readings", page.readings.num_rows)
+                    if batch.add(page.readings):
+                        yield dlt.mark.with_table_name(batch.take(), READINGS_TABLE)
+                        release_free_memory()
+                continue
+            if result.error is not None:
+                if ends_the_run(result.error):
+                    raise result.error
+                context.report.meter_failed("intervals", plan.meter_uid, str(result.error))
+            else:
+                now = context.clock.now()
+                latest = fetch.latest.pop(plan.meter_uid, None)
+                record_fetch(resource_state["meters"], plan, latest, now)
+                backfill_done(resource_state, plan.meter_uid)
+                context.report.meter_fetched("intervals", plan.meter_uid)
+            if ahead is not None:
+                fetch.finished += 1
+                context.report.set_remaining("intervals", fetch.planned - fetch.finished)
+    except BaseException:
+        fetch.close()
+        if ahead is not None:
+            ahead.fetch = None
+        raise
+    if fetch.engine.finished or ahead is None:
+        fetch.close()
+        if ahead is not None:
+            ahead.fetch = None
     if batch.rows:
         yield dlt.mark.with_table_name(batch.take(), READINGS_TABLE)
     release_free_memory()
-    context.report.add_problems("interval_readings", problems.counts, problems.examples)
+    counts, examples = fetch.problems.take()
+    context.report.add_problems("interval_readings", counts, examples)
+
+
+class FetchAhead:
+    """Lets one run's interval fetches go on from one checkpoint step into the next.
+
+    Without it, each step's fetches end with the step: while the step is normalized, and while
+    the next step's first requests wait for their answers, nothing arrives (~0.4 s a step on
+    `make bench`'s backfill). With it, the meters a step takes are still all its own (a meter's
+    readings and cursor commit together, as before), but once the step has taken its budget
+    the free workers start the next step's meters; those hold at most `AHEAD_BATCHES` parsed
+    batches until their step begins. Whoever runs the steps closes it.
+    """
+
+    def __init__(self) -> None:
+        self.fetch: _Fetch | None = None
+
+    def close(self) -> None:
+        """Stop the fetches still running (a run that ended early); idempotent."""
+        if self.fetch is not None:
+            self.fetch.close()
+            self.fetch = None
+
+
+class _Fetch:
+    """Planned meters' pages, fetched and parsed on worker threads, with what the consumer
+    keeps across steps: cursors seen, objects received, reading problems."""
+
+    def __init__(
+        self,
+        context: SourceContext,
+        plans: Iterable[MeterPlan],
+        workers: int,
+        new_budget: Callable[[], StepBudget] | None,
+    ) -> None:
+        # meters are taken from `plans` as workers free up (a step's budget may stop it early)
+        self.planned = len(plans) if isinstance(plans, list) else 0
+        self.finished = 0
+        self.problems = ReadingProblems()
+        self.latest: dict[str, datetime] = {}
+        # Every object once, whichever meter's listing sent it: the warehouse trusts a step's
+        # readings to be unique on their key (READINGS_DISPOSITION).
+        self.objects: set[str] = set()
+        parse = partial(_parse, threading.Semaphore(settings.PARSE_THREADS), self.problems)
+        self.engine: StepwiseFetch[MeterPlan, IntervalsPage] = StepwiseFetch(
+            plans,
+            partial(_fetch_meter, context, parse),
+            max_workers=workers,
+            max_pending=settings.READINGS_PENDING_BATCHES,
+            max_ahead=settings.READINGS_AHEAD_BATCHES,
+            new_budget=new_budget,
+        )
+
+    def close(self) -> None:
+        self.engine.close()
 
 
 def _fetch_meter(
@@ -148,12 +225,17 @@ def _parse(slots: threading.Semaphore, problems: ReadingProblems, text: bytes) -
 
 
 def _unseen(page: IntervalsPage, seen: set[str]) -> IntervalsPage:
-    """The page without objects already received (and remember the new ones)."""
+    """The page without objects already received (and remember the new ones).
+
+    Every reading's object is among the page's object rows, so only the page's own uids are
+    looked up: the cost follows the page, not everything received before it.
+    """
     readings, objects = page.readings, page.objects
-    if seen:
-        repeated = pa.array(sorted(seen), type=pa.string())
-        readings = readings.filter(pc.invert(pc.is_in(readings["interval_uid"], repeated)))
-        objects = [o for o in objects if o["uid"] not in seen]
+    repeated = {o["uid"] for o in objects if o["uid"] in seen}
+    if repeated:
+        uids = pa.array(sorted(repeated), type=pa.string())
+        readings = readings.filter(pc.invert(pc.is_in(readings["interval_uid"], uids)))
+        objects = [o for o in objects if o["uid"] not in repeated]
     seen.update(o["uid"] for o in objects)
     return IntervalsPage(readings, objects)
 

@@ -93,6 +93,13 @@ class ReadingProblems:
             if len(self.examples) < self.MAX_EXAMPLES:
                 self.examples.append(f"{kind} in {where}")
 
+    def take(self) -> tuple[dict[str, int], list[str]]:
+        """The counts and examples so far, leaving none: each step reports what it saw."""
+        with self._lock:
+            taken = (self.counts, self.examples)
+            self.counts, self.examples = {}, []
+            return taken
+
     def __bool__(self) -> bool:
         return bool(self.counts)
 

@@ -23,6 +23,9 @@ READINGS_BATCH_ROWS = 100_000
 # each parse holds several times its batch in memory).
 READINGS_PENDING_BATCHES = 6
 PARSE_THREADS = 2
+# Parsed batches the next checkpoint step's meters may hold while the current step finishes
+# (intervals.FetchAhead): enough that its first answers are in when it begins.
+READINGS_AHEAD_BATCHES = 2
 
 DEFAULT_LOOKBACK_DAYS = 7
 # uapi loads commit in steps: each run of the source takes at most this many meters, or stops
