@@ -8,7 +8,8 @@ the resource's own thread has taken it, so workers that run ahead stop reading t
 instead of holding parsed pages. That thread gathers the batches for dlt and, once a meter's
 last page is in, records its cursor in the resource state, so a meter's state is committed with
 its rows. A meter whose requests keep failing is reported and left for the next run; the others
-load.
+load. When a load commits in checkpoint steps, the fetching runs on from one step into the next
+(`FetchAhead`), so the link does not idle while a step is handed to dlt.
 """
 
 from __future__ import annotations
@@ -85,19 +86,21 @@ def fetch_intervals(context: SourceContext, resource_state: dict[str, Any]) -> I
                 fetch.finished += 1
                 context.report.set_remaining("intervals", fetch.planned - fetch.finished)
     except BaseException:
-        fetch.close()
-        if ahead is not None:
-            ahead.fetch = None
+        _end(fetch, ahead)
         raise
     if fetch.engine.finished or ahead is None:
-        fetch.close()
-        if ahead is not None:
-            ahead.fetch = None
+        _end(fetch, ahead)
     if batch.rows:
         yield dlt.mark.with_table_name(batch.take(), READINGS_TABLE)
     release_free_memory()
     counts, examples = fetch.problems.take()
     context.report.add_problems("interval_readings", counts, examples)
+
+
+def _end(fetch: _Fetch, ahead: FetchAhead | None) -> None:
+    fetch.close()
+    if ahead is not None:
+        ahead.fetch = None
 
 
 class FetchAhead:
@@ -107,8 +110,9 @@ class FetchAhead:
     the next step's first requests wait for their answers, nothing arrives (~0.4 s a step on
     `make bench`'s backfill). With it, the meters a step takes are still all its own (a meter's
     readings and cursor commit together, as before), but once the step has taken its budget
-    the free workers start the next step's meters; those hold at most `AHEAD_BATCHES` parsed
-    batches until their step begins. Whoever runs the steps closes it.
+    the free workers start the next step's meters; those hold at most
+    `settings.READINGS_AHEAD_BATCHES` parsed batches until their step begins. Whoever runs the
+    steps closes it.
     """
 
     def __init__(self) -> None:
