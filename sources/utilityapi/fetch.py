@@ -188,7 +188,7 @@ class StepwiseFetch(Generic[J, T]):
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._step = -1  # the step being consumed
-        self._budgets: dict[int, tuple[Budget[J], list[int]]] = {}  # step → budget, jobs taken
+        self._budgets: dict[int, tuple[Budget[J], int]] = {}  # step → its budget, jobs taken
         self._step_of: dict[int, int] = {}  # id(job) → its step, while it runs
         self._waiting: list[Result[J, T]] = []  # results of later steps' jobs
         self._running = 0
@@ -247,22 +247,25 @@ class StepwiseFetch(Generic[J, T]):
             if job is _END:
                 self._exhausted = True
                 return
+            step = self._step_for(job)
             with self._lock:
-                self._step_of[id(job)] = self._step_for(job)
+                self._step_of[id(job)] = step
             self._running += 1
             self._executor.submit(self._run, job)
 
     def _step_for(self, job: J) -> int:
+        """The first step, from the current one, whose budget is not spent (each takes one job
+        at least); the job is taken from that budget."""
         step = self._step
         if self._new_budget is None:
             return step
         while True:
             if step not in self._budgets:
-                self._budgets[step] = (self._new_budget(), [])
+                self._budgets[step] = (self._new_budget(), 0)
             budget, taken = self._budgets[step]
             if not taken or not budget.spent:
                 budget.take(job)
-                taken.append(id(job))
+                self._budgets[step] = (budget, taken + 1)
                 return step
             step += 1
 
