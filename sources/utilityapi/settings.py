@@ -41,7 +41,8 @@ CHECKPOINT_READINGS = 500_000
 # Requests in flight at once. Pages of 1000 objects take one request per meter, so the rate
 # limit is far off: what bounds a load is the link and the CPU. Each response in flight holds a
 # batch or two of its page (readings.BATCH_BYTES): 32 held ~950 MiB on a 10 M-reading backfill,
-# 8 ~500 MiB, in the same time.
+# 8 ~500 MiB, in the same time. When a load fetches ahead across checkpoint steps, intervals
+# use one less, so the step's listings and bills always find a connection (intervals.py).
 DEFAULT_MAX_CONCURRENCY = 8
 # Uids per list filter (bills by meters, meters by uids); keeps URLs far below 8 KB.
 UIDS_PER_FILTER = 100
