@@ -30,6 +30,18 @@ class JobsBudget:
         self.jobs.append(job)
 
 
+def one_job_a_step(jobs: list[str], work: Callable, *, max_pending: int) -> StepwiseFetch:
+    """Two workers, steps of one job each, one item ahead of its step at most."""
+    return StepwiseFetch(
+        jobs,
+        work,
+        max_workers=2,
+        max_pending=max_pending,
+        max_ahead=1,
+        new_budget=lambda: JobsBudget(1),
+    )
+
+
 def results_of(fetch: StepwiseFetch, count: int) -> list[list[Result]]:
     """`count` steps' results, consumed on a thread: a stuck step fails the test, not hangs it."""
     steps: list[list[Result]] = []
@@ -92,14 +104,7 @@ def test_the_next_steps_jobs_start_while_the_current_step_is_still_running() -> 
             next_started.set()
         emit(job)
 
-    fetch = StepwiseFetch(
-        ["first", "second"],
-        work,
-        max_workers=2,
-        max_pending=2,
-        max_ahead=1,
-        new_budget=lambda: JobsBudget(1),
-    )
+    fetch = one_job_a_step(["first", "second"], work, max_pending=2)
     try:
         steps = steps_of(fetch, 2)
     finally:
@@ -117,14 +122,7 @@ def test_a_failing_job_hands_its_error_to_its_own_step() -> None:
         if job == "bad":
             raise ValueError("page 2 failed")
 
-    fetch = StepwiseFetch(
-        ["ok", "bad"],
-        work,
-        max_workers=2,
-        max_pending=1,
-        max_ahead=1,
-        new_budget=lambda: JobsBudget(1),
-    )
+    fetch = one_job_a_step(["ok", "bad"], work, max_pending=1)
     try:
         first, second = results_of(fetch, 2)
     finally:
@@ -143,14 +141,7 @@ def test_the_next_steps_jobs_hold_their_own_few_slots_and_close_stops_them() -> 
                 emitted[job] += 1
                 emit(i)
 
-    fetch = StepwiseFetch(
-        ["now", "later"],
-        work,
-        max_workers=2,
-        max_pending=4,
-        max_ahead=1,
-        new_budget=lambda: JobsBudget(1),
-    )
+    fetch = one_job_a_step(["now", "later"], work, max_pending=4)
     items: list[int] = []
     # "later" must not take the slots "now" needs to finish its step
     consumer = threading.Thread(
