@@ -103,49 +103,11 @@ def run_concurrently(
     finished, carrying its error if it raised; the consumer decides whether that error ends
     the run. Leaving the loop early cancels the jobs still running.
     """
-    pending_jobs = iter(jobs)
-    results: queue.SimpleQueue[Result[J, T]] = queue.SimpleQueue()
-    slots = threading.Semaphore(max(1, max_pending))
-    stop = threading.Event()
-
-    def run(job: J) -> None:
-        try:
-            if not stop.is_set():
-                work(job, Emitter(job, results, lambda: slots, stop))
-            results.put(Result(job, done=True))
-        except Cancelled:
-            results.put(Result(job, done=True, error=Cancelled()))
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
-            results.put(Result(job, done=True, error=exc))
-
-    def submit_next() -> bool:
-        job = next(pending_jobs, _END)
-        if job is _END:
-            return False
-        executor.submit(run, job)  # type: ignore[arg-type]
-        return True
-
-    executor = ThreadPoolExecutor(max_workers=max(1, max_workers), thread_name_prefix="uapi")
+    fetch = StepwiseFetch(jobs, work, max_workers=max_workers, max_pending=max_pending)
     try:
-        running = 0
-        while running < max(1, max_workers) and submit_next():
-            running += 1
-        while running:
-            result = results.get()
-            if result.done:
-                running -= 1
-                if submit_next():
-                    running += 1
-                yield result
-            else:
-                try:
-                    yield result
-                finally:
-                    if result.slot is not None:
-                        result.slot.release()
+        yield from fetch.step()
     finally:
-        stop.set()
-        executor.shutdown(wait=True, cancel_futures=True)
+        fetch.close()
 
 
 class Budget(Protocol[J_contra]):
@@ -165,7 +127,8 @@ class StepwiseFetch(Generic[J, T]):
     step's jobs and ends once they are all done, so a job's results all land in one step.
     Jobs of later steps fetch on meanwhile, but hold at most `max_ahead` items between them,
     kept until their step begins: it starts with answers already arriving instead of waiting
-    for them. Without `new_budget` one step takes every job. `close()` cancels what runs.
+    for them. Without `new_budget` one step takes every job (`run_concurrently`). `close()`
+    cancels what runs.
     """
 
     def __init__(
@@ -175,7 +138,7 @@ class StepwiseFetch(Generic[J, T]):
         *,
         max_workers: int,
         max_pending: int,
-        max_ahead: int,
+        max_ahead: int = 1,
         new_budget: Callable[[], Budget[J]] | None = None,
     ) -> None:
         self._jobs = iter(jobs)
