@@ -166,18 +166,16 @@ class SourceContext:
 
     def _budgeted(self, kind: Kind, pending: list[MeterPlan]) -> Iterator[MeterPlan]:
         budget = self.step_budget(kind)
-        given = 0
         try:
             for plan in pending:
-                if given and budget.spent:
+                if budget.meters and budget.spent:
                     break
                 with self._lock:
                     self._taken[kind].add(plan.meter_uid)
-                given += 1
                 budget.take(plan)
                 yield plan
         finally:
-            self.report.set_remaining(kind, len(pending) - given)
+            self.report.set_remaining(kind, len(pending) - budget.meters)
 
     def _listed_counts(self) -> dict[str, int]:
         return {str(m.get("uid")): as_count(m.get("interval_count")) or 0 for m in self.meters()}

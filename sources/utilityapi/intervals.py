@@ -98,9 +98,10 @@ def fetch_intervals(context: SourceContext, resource_state: dict[str, Any]) -> I
 
 
 def _end(fetch: _Fetch, ahead: FetchAhead | None) -> None:
-    fetch.close()
     if ahead is not None:
-        ahead.fetch = None
+        ahead.close()  # holds `fetch`
+    else:
+        fetch.close()
 
 
 class FetchAhead:
