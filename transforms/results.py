@@ -42,6 +42,7 @@ class TestResult:
     status: str  # "pass", "warn", "fail", "error", "skipped"
     failures: int | None
     message: str | None
+    seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,9 @@ def node_results(results: Any) -> tuple[list[ModelResult], list[TestResult], flo
         seconds = float(node_result.execution_time or 0.0)
         kind = _text(node.resource_type)
         if kind == "test":
-            tests.append(TestResult(node.name, status, node_result.failures, node_result.message))
+            tests.append(
+                TestResult(node.name, status, node_result.failures, node_result.message, seconds)
+            )
             test_seconds += seconds
         elif kind in ("model", "seed"):
             models.append(

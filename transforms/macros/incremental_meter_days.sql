@@ -35,9 +35,13 @@
 {% endmacro %}
 
 {#- The row's meter and day fall in a meter-day range of `scope_relation` (meter_uid,
-    from_local_date, to_local_date), widened by `days_before` and `days_after`. -#}
+    from_local_date, to_local_date), widened by `days_before` and `days_after`. The meter is
+    looked up first on its own: a plain semi-join the warehouse can push into the scan, so the
+    date of a row is computed only for the scope's meters (DuckDB, 16.5 M raw rows, 3 meters in
+    scope: 0.07 s instead of 1.3 s). -#}
 {% macro meter_day_in(scope_relation, meter_column, date_column, days_before=0, days_after=0) %}
-    exists (
+    ({{ meter_column }} in (select meter_uid from {{ scope_relation }})
+    and exists (
         {#- renamed, so that the caller's unqualified columns can only mean its own rows -#}
         select 1
         from (
@@ -51,7 +55,7 @@
             and {{ date_column }}
                 between {{ add_days('scope.scope_from_local_date', -days_before) }}
                 and {{ add_days('scope.scope_to_local_date', days_after) }}
-    )
+    ))
 {% endmacro %}
 
 {#- An analytics relation as it stands before this run, found without ref() (which would make

@@ -30,10 +30,22 @@ source as (
 -- rare: only the rows of keys held more than once are ranked, the others pass as they are (a
 -- window over every row cost more than the rest of the slot resolution together). Candidates
 -- are found without meter_uid (an Interval object belongs to one meter, and a wider candidate
--- set changes nothing: they are ranked by the whole key).
+-- set changes nothing: they are ranked by the whole key). Where the warehouse hashes cheaply,
+-- the repeated hashes are found first and only their rows grouped by the key (key_hash).
+{%- set key_columns = ['interval_uid', 'start_at', 'type', 'meter_number'] %}
+{%- set hashed = key_hash(key_columns) %}
+{% if hashed -%}
+copied_hashes as (
+    {{ repeated_key_hashes('select ' ~ hashed ~ ' as key_hash from ' ~ source ~ ' as candidates') }}
+),
+
+{% endif -%}
 copied_keys as (
     select interval_uid, start_at, type, meter_number
     from {{ source }} as candidates
+    {%- if hashed %}
+    where {{ hashed }} in (select key_hash from copied_hashes)
+    {%- endif %}
     group by interval_uid, start_at, type, meter_number
     having count(*) > 1
 ),

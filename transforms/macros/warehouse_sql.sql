@@ -182,3 +182,32 @@
 {% macro postgres__refresh_statistics() -%}
     analyze {{ this }}
 {%- endmacro %}
+
+{#- A 64-bit hash of `columns` (a list of expressions) where the warehouse has a cheap one, else
+    none. Sorting one hash finds repeats about three times as fast as grouping by four key
+    columns (16.5 M raw rows on DuckDB: 0.76 s against 2.2 s; grouping by the hash 1.2 s), so
+    a search for repeated keys first finds the few repeated hashes (repeated_key_hashes), then
+    groups only their rows by the key itself: a collision costs a candidate, never a wrong
+    answer. -#}
+{% macro key_hash(columns) -%}
+    {{ return(adapter.dispatch('key_hash', 'uapi')(columns)) }}
+{%- endmacro %}
+
+{% macro default__key_hash(columns) -%}
+    {{ return(none) }}
+{%- endmacro %}
+
+{% macro duckdb__key_hash(columns) -%}
+    {{ return('hash(' ~ (columns | join(', ')) ~ ')') }}
+{%- endmacro %}
+
+{#- The hashes (key_hash) held by more than one row of `rows` (a query naming its hash
+    `key_hash`): neighbours in hash order, which sorts faster than it groups. -#}
+{% macro repeated_key_hashes(rows) -%}
+    select key_hash
+    from (
+        select key_hash, lag(key_hash) over (order by key_hash) as previous_hash
+        from ({{ rows }}) as hashed_rows
+    ) as ordered
+    where key_hash = previous_hash
+{%- endmacro %}

@@ -1,11 +1,21 @@
 -- Per meter and local day, the net kWh of meter_daily_usage equals the raw net kWh datapoints
 -- to 1e-9, on every day where nothing competes for the slots: one Interval object and one
 -- physical meter publish the day's net kWh, in readings of at most an hour (which never cross
--- local midnight). Fails with one row per day that disagrees.
+-- local midnight). Fails with one row per day that disagrees. An incremental run stages only
+-- the raw rows of its meter-days (the staging view would de-duplicate the whole table first);
+-- a full build checks every day.
+-- depends_on: {{ ref('stg_interval_readings') }}
+{%- set scope_relation = ref('int_meter_days_in_scope') %}
+{%- set raw_filter = 'true' if flags.FULL_REFRESH
+    else meter_day_in(scope_relation, 'meter_uid', raw_reading_local_date()) %}
 with
 
 scope as (
-    select * from {{ ref('int_meter_days_in_scope') }}
+    select * from {{ scope_relation }}
+),
+
+staged as (
+    {{ staged_interval_readings(raw_filter) }}
 ),
 
 raw_days as (
@@ -16,7 +26,7 @@ raw_days as (
         count(distinct interval_uid) as objects,
         count(distinct meter_number) as meter_numbers,
         max(duration_minutes) as longest_minutes
-    from {{ ref('stg_interval_readings') }}
+    from staged
     where exclusion_reason is null
         and datapoint_type = 'net'
         and unit = 'kwh'

@@ -1,10 +1,12 @@
 -- Where several 15-minute readings of one meter and channel cover a slot (a re-published
 -- day), the one of the latest updated Interval object wins: no usable 15-minute reading of
 -- the same slot is newer than the winner. Fails with one row per slot won by an older one.
+-- An incremental run reads only the raw rows of its meter-days; a full build all of them.
+{%- set scope_relation = ref('int_meter_days_in_scope') %}
 with
 
 scope as (
-    select * from {{ ref('int_meter_days_in_scope') }}
+    select * from {{ scope_relation }}
 ),
 
 winners as (
@@ -33,6 +35,9 @@ newest as (
         max(interval_updated_at) as newest_updated_at
     from raw_readings
     where lower(type) in ('net', 'fwd', 'rev', 'gen')
+        {%- if not flags.FULL_REFRESH %}
+        and {{ meter_day_in(scope_relation, 'meter_uid', raw_reading_local_date()) }}
+        {%- endif %}
         and coalesce(lower(unit), '') <> 'kw'
         and value is not null
         and {{ epoch_seconds('end_at') }} - {{ epoch_seconds('start_at') }} = 900
