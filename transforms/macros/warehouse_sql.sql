@@ -211,3 +211,19 @@
     ) as ordered
     where key_hash = previous_hash
 {%- endmacro %}
+
+{#- Written between a CTE's name and its body (`name as {{ inline_cte() }} (...)`): the CTE is
+    inlined where it is used instead of being materialized because it is used more than once.
+    For a CTE that reads a large table and keeps most of its rows, reading it twice is cheaper
+    than holding it whole (DuckDB, a full build over 16.5 M raw rows: each of
+    int_slots_resolved, meter_intervals and meter_intervals_15min ~1 s faster). -#}
+{% macro inline_cte() -%}
+    {{ return(adapter.dispatch('inline_cte', 'uapi')()) }}
+{%- endmacro %}
+
+{% macro default__inline_cte() -%}
+{%- endmacro %}
+
+{% macro duckdb__inline_cte() -%}
+    not materialized
+{%- endmacro %}

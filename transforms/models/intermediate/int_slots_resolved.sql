@@ -15,7 +15,7 @@ with
 -- stg_interval_readings view, which would look for copies in the whole table before
 -- filtering); an incremental run's few rows are read once and shared, a full build's every
 -- row is read where each step needs it
-datapoints as (
+datapoints as {{ inline_cte() }} (
     select *
     from (
         {{ staged_interval_readings(

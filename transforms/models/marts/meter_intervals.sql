@@ -9,7 +9,7 @@
 with
 
 -- all slots of every reading that starts in scope: readings last at most 25 hours
-slots as (
+slots as {{ inline_cte() }} (
     select *
     from {{ ref('int_slots_resolved') }}
     where {{ in_meter_day_scope('meter_uid', 'local_date', days_before=2, days_after=2) }}

@@ -10,11 +10,11 @@
 
 with
 
-slots as (
+slots as {{ inline_cte() }} (
     select * from {{ ref('int_slots_resolved') }}
 ),
 
-resolved as (
+resolved as {{ inline_cte() }} (
     select *
     from slots
     where {{ in_meter_day_scope('meter_uid', 'local_date') }}
