@@ -66,6 +66,13 @@
     cast({{ timestamp }} at time zone 'UTC' as timestamp)
 {%- endmacro %}
 
+{#- microseconds since the epoch, read back as a wall clock: plain arithmetic, where `at time
+    zone 'UTC'` goes through ICU's calendar for every row (16.5 M raw readings: 0.11 s instead of
+    0.8 s; the staging computes two per reading) -#}
+{% macro duckdb__utc_wall_clock(timestamp) -%}
+    make_timestamp(epoch_us({{ timestamp }}))
+{%- endmacro %}
+
 {% macro bigquery__utc_wall_clock(timestamp) -%}
     datetime({{ timestamp }}, 'UTC')
 {%- endmacro %}
