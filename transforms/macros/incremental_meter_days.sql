@@ -35,12 +35,19 @@
 {% endmacro %}
 
 {#- The row's meter and day fall in a meter-day range of `scope_relation` (meter_uid,
-    from_local_date, to_local_date), widened by `days_before` and `days_after`. The meter is
-    looked up first on its own: a plain semi-join the warehouse can push into the scan, so the
-    date of a row is computed only for the scope's meters (DuckDB, 16.5 M raw rows, 3 meters in
-    scope: 0.07 s instead of 1.3 s). -#}
+    from_local_date, to_local_date), widened by `days_before` and `days_after`. Two cheap
+    filters come before the per-meter ranges: the meter alone (a plain semi-join the warehouse
+    can push into the scan) and the dates between the scope's first and last day (constants
+    once computed). So the ranges are joined only to rows that may match (DuckDB, 16.5 M raw
+    rows, 3 meters in scope: 0.07 s instead of 1.3 s; a grain test on the 15.8 M-row grid with
+    every meter's last four days in scope: 0.02 s instead of 0.5 s). -#}
 {% macro meter_day_in(scope_relation, meter_column, date_column, days_before=0, days_after=0) %}
     ({{ meter_column }} in (select meter_uid from {{ scope_relation }})
+    and {{ date_column }} between (
+        select {{ add_days('min(from_local_date)', -days_before) }} from {{ scope_relation }}
+    ) and (
+        select {{ add_days('max(to_local_date)', days_after) }} from {{ scope_relation }}
+    )
     and exists (
         {#- renamed, so that the caller's unqualified columns can only mean its own rows -#}
         select 1
