@@ -6,7 +6,10 @@
     warehouse then materializes them: cheap for a filtered few, and for a query of the key
     columns only), or read them where each step uses them (cheaper for every row of a full
     build: 2.2 s instead of 2.8 s for 10.6 M readings on DuckDB, and 4.5 s for the window this
-    replaced). -#}
+    replaced). Outside an incremental model the shared rows are inlined where the warehouse
+    allows it (inline_cte): the staging view, and the dbt tests that stage raw rows, then read
+    every row where each step uses it, as a full build does (the view's grain test on 16.5 M
+    raw rows: 2.8 s instead of 4.3 s). -#}
 {% macro staged_interval_readings(raw_filter='true', share_source=true) %}
 {%- set raw_rows -%}
     (
@@ -19,7 +22,7 @@
 with
 
 {% if share_source -%}
-source as (
+source as {{ inline_cte() }} (
     select * from {{ raw_rows }} as raw_rows
 ),
 

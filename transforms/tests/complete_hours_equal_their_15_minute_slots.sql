@@ -1,18 +1,16 @@
 -- A complete hour's kWh is the kWh of its four 15-minute slots (to 1e-9: warehouses add in
--- no fixed order). Fails with one row per hour that disagrees.
+-- no fixed order). Fails with one row per hour that disagrees. An incremental run checks the
+-- hours of its meter-days, a full build all of them.
+{%- set scope_relation = ref('int_meter_days_in_scope') %}
 with
-
-scope as (
-    select * from {{ ref('int_meter_days_in_scope') }}
-),
 
 hours as (
     select hourly.*
     from {{ ref('meter_hourly_usage') }} as hourly
-    inner join scope
-        on hourly.meter_uid = scope.meter_uid
-        and hourly.local_date between scope.from_local_date and scope.to_local_date
     where hourly.is_complete_hour
+        {%- if not flags.FULL_REFRESH %}
+        and {{ meter_day_in(scope_relation, 'hourly.meter_uid', 'hourly.local_date') }}
+        {%- endif %}
 ),
 
 slot_sums as (

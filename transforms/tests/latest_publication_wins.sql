@@ -5,34 +5,28 @@
 {%- set scope_relation = ref('int_meter_days_in_scope') %}
 with
 
-scope as (
-    select * from {{ scope_relation }}
-),
-
 winners as (
     select grid.*
     from {{ ref('meter_intervals_15min') }} as grid
-    inner join scope
-        on grid.meter_uid = scope.meter_uid
-        and grid.local_date between scope.from_local_date and scope.to_local_date
     where not grid.is_gap
+        {%- if not flags.FULL_REFRESH %}
+        and {{ meter_day_in(scope_relation, 'grid.meter_uid', 'grid.local_date') }}
+        {%- endif %}
         and grid.source_duration_minutes = 15
         and grid.quantity is not null
 ),
 
-raw_readings as (
+raw_readings as {{ inline_cte() }} (
     {{ select_from_source('utilityapi', 'interval_readings') }}
 ),
 
--- the newest usable 15-minute reading of each slot, from the raw rows (a copy loaded twice
--- changes no maximum), found by aggregation: a join of the readings with the grid on the
--- slot would be compared row by row on some warehouses
-newest as (
+-- the usable 15-minute readings, from the raw rows
+usable_readings as {{ inline_cte() }} (
     select
         meter_uid,
         lower(type) as channel,
         start_at as reading_start_at,
-        max(interval_updated_at) as newest_updated_at
+        interval_updated_at
     from raw_readings
     where lower(type) in ('net', 'fwd', 'rev', 'gen')
         {%- if not flags.FULL_REFRESH %}
@@ -42,7 +36,31 @@ newest as (
         and value is not null
         and {{ epoch_seconds('end_at') }} - {{ epoch_seconds('start_at') }} = 900
         and mod(cast({{ epoch_seconds('start_at') }} as bigint), 900) = 0
-    group by meter_uid, lower(type), start_at
+),
+
+{% set hashed = key_hash(['meter_uid', 'channel', 'reading_start_at']) -%}
+{% if hashed -%}
+-- where the warehouse hashes cheaply, the slots held more than once are found first (key_hash)
+repeated_slots as (
+    {{ repeated_key_hashes('select ' ~ hashed ~ ' as key_hash from usable_readings') }}
+),
+
+{% endif -%}
+-- the newest reading of each slot that several readings cover (only there can an older one
+-- win; a copy loaded twice changes no maximum), found by aggregation: a join of the readings
+-- with the grid on the slot would be compared row by row on some warehouses
+newest as (
+    select
+        meter_uid,
+        channel,
+        reading_start_at,
+        max(interval_updated_at) as newest_updated_at
+    from usable_readings
+    {%- if hashed %}
+    where {{ hashed }} in (select key_hash from repeated_slots)
+    {%- endif %}
+    group by meter_uid, channel, reading_start_at
+    having count(*) > 1
 ),
 
 final as (
