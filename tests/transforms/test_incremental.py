@@ -192,3 +192,30 @@ def test_readings_across_midnight_before_the_scope_are_kept(loader: RawLoader) -
     incremental = comparable(loader)
     transforms.run(loader.pipeline, full_refresh=True)
     assert comparable(loader) == incremental
+
+
+def test_a_one_slot_gap_and_a_gap_across_utc_midnight_are_gap_rows(loader: RawLoader) -> None:
+    """One missing slot inside a day, and a gap from 15:45 to 16:15 PST (23:45 to 00:15 UTC),
+    are gap rows in a full build and in an incremental run that adds the next day."""
+    missing = {(2, 12, 15), (2, 15, 45), (2, 16, 0), (2, 16, 15)}  # Feb 2, local clock
+
+    def skip(start: datetime) -> bool:
+        return (start.day, start.hour, start.minute) in missing
+
+    readings = series(LOS_ANGELES, date(2024, 2, 1), 3, 15, net_kwh(), skip=skip)
+    first, later = readings[: 2 * 96 - 4], readings[2 * 96 - 4 :]  # Feb 3 in a later load
+
+    def gaps() -> list[str]:
+        rows = table(loader.pipeline, "meter_intervals_15min")
+        return sorted(r["interval_start_local"].strftime("%d %H:%M") for r in rows if r["is_gap"])
+
+    expected = ["02 12:15", "02 15:45", "02 16:00", "02 16:15"]
+    loader.load([interval("m-gaps", first)])
+    assert transforms.run(loader.pipeline).mode == "full"
+    assert gaps() == expected
+    loader.load([interval("m-gaps", later, updated=PUBLISHED + timedelta(days=1))])
+    assert transforms.run(loader.pipeline).mode == "incremental"
+    assert gaps() == expected
+    incremental = comparable(loader)
+    transforms.run(loader.pipeline, full_refresh=True)
+    assert comparable(loader) == incremental

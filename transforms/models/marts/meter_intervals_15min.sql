@@ -73,14 +73,77 @@ series as (
     {% endif %}
 ),
 
-followed as (
+-- the slot after each slot is looked for day by day (days of the epoch, in UTC): a day that
+-- holds as many slots as its first-to-last span has no gap inside, so the window over slots
+-- runs only on the few days with one, and a window over days finds the gaps between days
+-- (a window over every slot was most of this model's time)
+series_days as {{ inline_cte() }} (
     select
         *,
-        lead(slot_start_at) over (
-            partition by meter_uid, channel
-            order by slot_start_at
-        ) as next_slot_start_at
+        floor({{ epoch_seconds('slot_start_at') }} / 86400) as epoch_day
     from series
+),
+
+days as (
+    select
+        meter_uid,
+        channel,
+        epoch_day,
+        count(*) as slots,
+        min(slot_start_at) as first_slot_start_at,
+        max(slot_start_at) as last_slot_start_at
+    from series_days
+    group by meter_uid, channel, epoch_day
+),
+
+days_with_a_gap as (
+    select meter_uid, channel, epoch_day
+    from days
+    where slots < (
+        {{ epoch_seconds('last_slot_start_at') }} - {{ epoch_seconds('first_slot_start_at') }}
+    ) / 900 + 1
+),
+
+day_ends as (
+    select
+        meter_uid,
+        channel,
+        last_slot_start_at as slot_start_at,
+        lead(first_slot_start_at) over (
+            partition by meter_uid, channel
+            order by epoch_day
+        ) as next_slot_start_at
+    from days
+),
+
+followed as (
+    select
+        series_days.meter_uid,
+        series_days.channel,
+        series_days.slot_start_at,
+        series_days.end_utc_offset_minutes,
+        lead(series_days.slot_start_at) over (
+            partition by series_days.meter_uid, series_days.channel, series_days.epoch_day
+            order by series_days.slot_start_at
+        ) as next_slot_start_at
+    from series_days
+    inner join days_with_a_gap
+        on series_days.meter_uid = days_with_a_gap.meter_uid
+        and series_days.channel = days_with_a_gap.channel
+        and series_days.epoch_day = days_with_a_gap.epoch_day
+    union all
+    select
+        day_ends.meter_uid,
+        day_ends.channel,
+        day_ends.slot_start_at,
+        series.end_utc_offset_minutes,
+        day_ends.next_slot_start_at
+    from day_ends
+    inner join series
+        on day_ends.meter_uid = series.meter_uid
+        and day_ends.channel = series.channel
+        and day_ends.slot_start_at = series.slot_start_at
+    where day_ends.next_slot_start_at > {{ add_minutes('day_ends.slot_start_at', 15) }}
 ),
 
 -- the offset in force when the data stops is carried through the gap: without a reading the
