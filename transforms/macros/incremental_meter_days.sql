@@ -34,6 +34,20 @@
     {%- endif -%}
 {% endmacro %}
 
+{#- For a dbt test: the row lies in the meter-days this run recomputed, on an incremental run
+    (widened like in_meter_day_scope); on a full build (dbt's --full-refresh, which the runner
+    passes for every full build) every row is in scope, so no filter. Tests cannot use
+    in_meter_day_scope: is_incremental() is a model's. -#}
+{% macro in_tested_scope(meter_column, date_column, days_before=0, days_after=0) %}
+    {#- ref() outside the condition, so dbt records the dependency while parsing -#}
+    {%- set scope_relation = ref('int_meter_days_in_scope') -%}
+    {%- if flags.FULL_REFRESH -%}
+    true
+    {%- else -%}
+    {{ meter_day_in(scope_relation, meter_column, date_column, days_before, days_after) }}
+    {%- endif -%}
+{% endmacro %}
+
 {#- The row's meter and day fall in a meter-day range of `scope_relation` (meter_uid,
     from_local_date, to_local_date), widened by `days_before` and `days_after`. Two cheap
     filters come before the per-meter ranges: the meter alone (a plain semi-join the warehouse

@@ -1,16 +1,13 @@
 -- A complete hour's kWh is the kWh of its four 15-minute slots (to 1e-9: warehouses add in
 -- no fixed order). Fails with one row per hour that disagrees. An incremental run checks the
 -- hours of its meter-days, a full build all of them.
-{%- set scope_relation = ref('int_meter_days_in_scope') %}
 with
 
 hours as (
     select hourly.*
     from {{ ref('meter_hourly_usage') }} as hourly
     where hourly.is_complete_hour
-        {%- if not flags.FULL_REFRESH %}
-        and {{ meter_day_in(scope_relation, 'hourly.meter_uid', 'hourly.local_date') }}
-        {%- endif %}
+        and {{ in_tested_scope('hourly.meter_uid', 'hourly.local_date') }}
 ),
 
 slot_sums as (

@@ -5,17 +5,14 @@
 -- the raw rows of its meter-days (the staging view would de-duplicate the whole table first);
 -- a full build checks every day.
 -- depends_on: {{ ref('stg_interval_readings') }}
-{%- set scope_relation = ref('int_meter_days_in_scope') %}
-{%- set raw_filter = 'true' if flags.FULL_REFRESH
-    else meter_day_in(scope_relation, 'meter_uid', raw_reading_local_date()) %}
 with
 
 scope as (
-    select * from {{ scope_relation }}
+    select * from {{ ref('int_meter_days_in_scope') }}
 ),
 
 staged as (
-    {{ staged_interval_readings(raw_filter) }}
+    {{ staged_interval_readings(in_tested_scope('meter_uid', raw_reading_local_date())) }}
 ),
 
 raw_days as (

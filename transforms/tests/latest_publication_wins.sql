@@ -2,16 +2,13 @@
 -- day), the one of the latest updated Interval object wins: no usable 15-minute reading of
 -- the same slot is newer than the winner. Fails with one row per slot won by an older one.
 -- An incremental run reads only the raw rows of its meter-days; a full build all of them.
-{%- set scope_relation = ref('int_meter_days_in_scope') %}
 with
 
 winners as (
     select grid.*
     from {{ ref('meter_intervals_15min') }} as grid
     where not grid.is_gap
-        {%- if not flags.FULL_REFRESH %}
-        and {{ meter_day_in(scope_relation, 'grid.meter_uid', 'grid.local_date') }}
-        {%- endif %}
+        and {{ in_tested_scope('grid.meter_uid', 'grid.local_date') }}
         and grid.source_duration_minutes = 15
         and grid.quantity is not null
 ),
@@ -29,9 +26,7 @@ usable_readings as {{ inline_cte() }} (
         interval_updated_at
     from raw_readings
     where lower(type) in ('net', 'fwd', 'rev', 'gen')
-        {%- if not flags.FULL_REFRESH %}
-        and {{ meter_day_in(scope_relation, 'meter_uid', raw_reading_local_date()) }}
-        {%- endif %}
+        and {{ in_tested_scope('meter_uid', raw_reading_local_date()) }}
         and coalesce(lower(unit), '') <> 'kw'
         and value is not null
         and {{ epoch_seconds('end_at') }} - {{ epoch_seconds('start_at') }} = 900

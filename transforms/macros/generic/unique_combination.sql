@@ -7,14 +7,8 @@
 {% test unique_combination(model, columns, meter_day_column=none, hash_first=true) %}
     {%- set key = columns | join(', ') -%}
     {%- set hashed = key_hash(columns) if hash_first else none -%}
-    {%- set scope_relation = ref('int_meter_days_in_scope') if meter_day_column else none -%}
-    {%- set in_scope -%}
-        {%- if meter_day_column and not flags.FULL_REFRESH -%}
-        {{ meter_day_in(scope_relation, 'meter_uid', meter_day_column) }}
-        {%- else -%}
-        true
-        {%- endif -%}
-    {%- endset %}
+    {%- set in_scope = in_tested_scope('meter_uid', meter_day_column) if meter_day_column
+        else 'true' %}
     select
         {{ key }},
         count(*) as copies
