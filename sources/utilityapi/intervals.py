@@ -54,7 +54,7 @@ def fetch_intervals(context: SourceContext, resource_state: dict[str, Any]) -> I
     if fetch is None and ahead is not None:
         plans = context.plan_all("intervals", resource_state)
         budget = partial(context.step_budget, "intervals")
-        fetch = ahead.fetch = _Fetch(context, plans, workers - 1, budget)
+        fetch = ahead.fetch = _Fetch(context, plans, workers - 1, budget, remaining=len(plans))
     elif fetch is None:
         fetch = _Fetch(context, context.plan("intervals", resource_state), workers, None)
     batch = _Batch(settings.READINGS_BATCH_ROWS)
@@ -82,9 +82,9 @@ def fetch_intervals(context: SourceContext, resource_state: dict[str, Any]) -> I
                 record_fetch(resource_state["meters"], plan, latest, now)
                 backfill_done(resource_state, plan.meter_uid)
                 context.report.meter_fetched("intervals", plan.meter_uid)
-            if ahead is not None:
-                fetch.finished += 1
-                context.report.set_remaining("intervals", fetch.planned - fetch.finished)
+            if ahead is not None:  # per step, `context.plan` counts what the step left
+                fetch.remaining -= 1
+                context.report.set_remaining("intervals", fetch.remaining)
     except BaseException:
         _end(fetch, ahead)
         raise
@@ -136,10 +136,11 @@ class _Fetch:
         plans: Iterable[MeterPlan],
         workers: int,
         new_budget: Callable[[], StepBudget] | None,
+        remaining: int = 0,
     ) -> None:
         # meters are taken from `plans` as workers free up (a step's budget may stop it early)
-        self.planned = len(plans) if isinstance(plans, list) else 0
-        self.finished = 0
+        # across steps: the run's meters not done yet (per step, `context.plan` counts them)
+        self.remaining = remaining
         self.problems = ReadingProblems()
         self.latest: dict[str, datetime] = {}
         # Every object once, whichever meter's listing sent it: the warehouse trusts a step's
