@@ -431,7 +431,12 @@ def _run_steps(
     step_resources = [r for r in resources if r in STEP_RESOURCES]
     selected = resources
     if options.target.table_format:
-        _apply_table_format(source, options.target.table_format)
+        _hint_every_table(source, table_format=options.target.table_format)
+    if options.target.is_duckdb:
+        # Parquet loads into DuckDB far faster than INSERT statements; extract's
+        # `loader_file_format` reaches only a resource's own table, not the others it fills
+        # (interval_objects was loaded as INSERT statements: 1.5 s for 3,753 rows).
+        _hint_every_table(source, file_format="parquet")
     loading = BackgroundLoad(pipeline)
     pending: _Step | None = None  # normalized, loading in the background
     taken = 0
@@ -516,14 +521,12 @@ def _finish(loading: BackgroundLoad, step: _Step, result: LoadResult) -> None:
         result.row_counts[table] = result.row_counts.get(table, 0) + count
 
 
-def _apply_table_format(source: Any, table_format: str) -> None:
-    """Every table of the source in `table_format`, the tables one resource fills included."""
+def _hint_every_table(source: Any, **hints: Any) -> None:
+    """The same hints on every table of the source, the tables one resource fills included."""
     for resource in source.resources.values():
-        resource.apply_hints(table_format=table_format)
+        resource.apply_hints(**hints)
         for table in resource._hints_variants:  # noqa: SLF001 - dlt has no public accessor
-            resource.apply_hints(
-                table_name=table, table_format=table_format, create_table_variant=True
-            )
+            resource.apply_hints(table_name=table, create_table_variant=True, **hints)
 
 
 def _run_step(

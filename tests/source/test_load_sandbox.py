@@ -123,6 +123,22 @@ def test_first_run_loads_exactly_what_the_sandbox_holds(sb, tmp_path):
     assert not (asked & not_activated)
 
 
+def test_every_table_loads_into_duckdb_from_parquet_files(sb, tmp_path):
+    # INSERT statements cost seconds per step: interval_objects, a second table of the readings'
+    # resource, once missed the parquet format the pipeline asks for its own table
+    db = tmp_path / "w.duckdb"
+    run_load(options(sb, db, FakeClock(NOW)))
+    pipeline = make_pipeline(Target(db_path=db))
+    formats: dict[str, set[str]] = {}
+    for load_id in pipeline.list_completed_load_packages():
+        for job in pipeline.get_load_package_info(load_id).jobs["completed_jobs"]:
+            info = job.job_file_info
+            if not info.table_name.startswith("_dlt") and info.file_format != "sql":
+                formats.setdefault(info.table_name, set()).add(info.file_format)
+    assert {"interval_readings", "interval_objects", "meters", "bills"} <= formats.keys()
+    assert {t: f for t, f in formats.items() if f != {"parquet"}} == {}
+
+
 def test_second_run_asks_nothing_for_unchanged_meters(sb, tmp_path):
     db = tmp_path / "w.duckdb"
     clock = FakeClock(NOW)
