@@ -51,7 +51,7 @@ NO_TRANSFORM_ON_ICEBERG = (
     "the analytics tables are built over Delta tables only: load the filesystem destination "
     "with --table-format delta to have them (README, Warehouses)"
 )
-LOAD_MEMORY_LIMIT = "128MB"
+LOAD_MEMORY_LIMIT = "64MB"
 RESOURCES = (
     "authorizations",
     "meters",
@@ -710,12 +710,13 @@ def _destination(target: Target) -> Any:
         from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
         # DuckDB caches what it writes up to its memory limit (80 % of RAM by default): a load
-        # would grow with the data. 128 MB keeps loads below the extraction's own peak: in
-        # `make bench` (same code otherwise) the 10.6 M-reading backfill peaked at 671 MiB
-        # instead of 725 at 256 MB, with no loss of speed (38.4 s vs 39.2; 264 k readings/s vs
-        # 258 k end to end). Raw rows have no meaningful order, and keeping it makes DuckDB
-        # buffer and copy single-threaded: without it a 10 M-reading load takes 3.3 s instead
-        # of 5-8 s.
+        # would grow with the data. 64 MB keeps loads below the extraction's own peak, with no
+        # loss of speed: scenario 1's 10.6 M-reading backfill peaked at 532-563 MiB instead of
+        # 585-596 at 128 MB (32.7 s vs 32.5, 3 runs each), the 32 M one at 563 instead of 608
+        # (94.7 s vs 95.2), and scenario 3 ran at 305-329 k readings/s either way (256 MB had
+        # peaked 54 MiB above 128 MB in an earlier round). Raw rows have no meaningful order,
+        # and keeping it makes DuckDB buffer and copy single-threaded: without it a 10 M-reading
+        # load takes 3.3 s instead of 5-8 s.
         credentials = DuckDbCredentials(
             str(target.db_path),
             global_config={"memory_limit": LOAD_MEMORY_LIMIT, "preserve_insertion_order": False},
