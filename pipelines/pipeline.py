@@ -85,6 +85,12 @@ class Target:
         return self.destination == "duckdb"
 
     @property
+    def file_format(self) -> str | None:
+        """The load files asked of dlt: Parquet loads into DuckDB far faster than INSERT
+        statements; other destinations take dlt's preferred format."""
+        return "parquet" if self.is_duckdb else None
+
+    @property
     def working_dir(self) -> Path:
         """The pipeline's local folder; beside a DuckDB file, so its state follows the file."""
         if self.is_duckdb:
@@ -432,11 +438,10 @@ def _run_steps(
     selected = resources
     if options.target.table_format:
         _hint_every_table(source, table_format=options.target.table_format)
-    if options.target.is_duckdb:
-        # Parquet loads into DuckDB far faster than INSERT statements; extract's
-        # `loader_file_format` reaches only a resource's own table, not the others it fills
-        # (interval_objects was loaded as INSERT statements: 1.5 s for 3,753 rows).
-        _hint_every_table(source, file_format="parquet")
+    if options.target.file_format:
+        # extract's `loader_file_format` reaches only a resource's own table, not the others it
+        # fills (interval_objects was loaded as INSERT statements: 1.5 s for 3,753 rows)
+        _hint_every_table(source, file_format=options.target.file_format)
     loading = BackgroundLoad(pipeline)
     pending: _Step | None = None  # normalized, loading in the background
     taken = 0
@@ -494,8 +499,7 @@ def _extract(
         source,
         refresh="drop_sources" if drop else None,
         table_format=options.target.table_format,  # type: ignore[arg-type]
-        # Parquet loads into DuckDB far faster than INSERT statements.
-        loader_file_format="parquet" if options.target.is_duckdb else None,
+        loader_file_format=options.target.file_format,  # type: ignore[arg-type]
     )
 
 
