@@ -45,7 +45,6 @@ ANALYTICS_SCHEMA = "analytics"
 OWN_PROFILES = ("duckdb", "postgres")
 # tables an incremental run updates in place: if one is missing, the run is a full one
 INCREMENTAL_MODELS = (
-    "int_slots_resolved",
     "meter_intervals_15min",
     "meter_intervals",
     "meter_daily_usage",
@@ -56,6 +55,9 @@ INCREMENTAL_MODELS = (
     "int_loads_processed",
 )
 PROCESSED_LOADS = "int_loads_processed"
+# tables earlier versions of the project built and this one no longer does: a full build drops
+# them, so that analysts never query rows nothing keeps up to date
+RETIRED_TABLES = ("int_slots_resolved",)
 # the dbt source of the raw tables and those of its tables a load may not have created yet
 # (models/staging/_sources.yml)
 SOURCE = "utilityapi"
@@ -177,7 +179,14 @@ def _build(pipeline: dlt.Pipeline, result: TransformResult, fingerprint: str) ->
     if not outcome.success:
         reason = failure_message(result.models, result.tests, outcome.exception)
         raise TransformError(f"transform failed: {reason}", result)
+    if result.mode == "full":
+        _drop_retired_tables(pipeline)
     result.scope = _scope(pipeline)
+
+
+def _drop_retired_tables(pipeline: dlt.Pipeline) -> None:
+    with pipeline.sql_client() as client, client.with_alternative_dataset_name(ANALYTICS_SCHEMA):
+        client.drop_tables(*RETIRED_TABLES)
 
 
 def _missing_raw_tables(pipeline: dlt.Pipeline) -> list[str]:

@@ -33,8 +33,11 @@ if TYPE_CHECKING:
 
 # dbt keeps global state (flags, adapters, its event logger): one command at a time
 _LOCK = threading.Lock()
-# parsed projects by what parsing depends on (see _manifest_key); a few targets at most
-_MANIFESTS: dict[str, Any] = {}
+# parsed projects (dbt's msgpack encoding) by what parsing depends on (see _manifest_key); a few
+# targets at most. Kept encoded and decoded for each command: dbt marks the nodes of the
+# manifest it runs while compiling (ephemeral models' CTEs injected), so a second command on the
+# same objects would run meter_intervals_15min without int_slots_resolved's CTE
+_MANIFESTS: dict[str, bytes] = {}
 _MANIFESTS_KEPT = 4
 # parsed projects kept on disk for later processes (about 1 MB each)
 _MANIFESTS_SAVED = 16
@@ -78,7 +81,8 @@ def invoke(
     # dbt prints its events on stdout, which belongs to the CLI's --json report: stderr here
     with _LOCK, _credentials_in_environment(runner), redirect_stdout(sys.stderr):
         key = _manifest_key(runner.package_path, config.package_profile_name, project)
-        manifest = _MANIFESTS.get(key) or _saved_manifest(key)
+        encoded = _MANIFESTS.get(key) or _saved_manifest(key)
+        manifest = _decoded(encoded) if encoded else None
         if manifest is None:
             parsed = dbtRunner().invoke(
                 [*log_options, "parse", "--no-write-json", *project, *paths]
@@ -86,9 +90,12 @@ def invoke(
             _release_connections()
             if not parsed.success:
                 return parsed
+            from dbt.parser.manifest import extended_mashumaro_encoder
+
             manifest = parsed.result
-            _save_manifest(key, manifest)
-        _remember(key, manifest)
+            encoded = manifest.to_msgpack(extended_mashumaro_encoder)
+            _save_manifest(key, encoded)
+        _remember(key, encoded)
         try:
             # no manifest.json or run_results.json: the results come back as objects
             return dbtRunner(manifest=manifest).invoke(
@@ -161,7 +168,7 @@ def _saved_manifests_dir() -> Path | None:
     return folder
 
 
-def _saved_manifest(key: str) -> Any | None:
+def _saved_manifest(key: str) -> bytes | None:
     """A project parsed by an earlier process (a new warehouse's first run, every test's `uapi`
     process): a full parse costs about 2 s, reading it back a tenth of that. dbt's own saved
     parse would not do: it is kept per target folder and dropped when the file path changes."""
@@ -169,30 +176,33 @@ def _saved_manifest(key: str) -> Any | None:
     if folder is None:
         return None
     try:
-        data = (folder / f"{key}.msgpack").read_bytes()
+        return (folder / f"{key}.msgpack").read_bytes()
     except OSError:
         return None
+
+
+def _decoded(encoded: bytes) -> Any | None:
+    """A manifest of its own for one command (0.02-0.17 s for this project's); none when the
+    bytes are not a manifest of this dbt's (then the project is parsed again)."""
     from dbt.contracts.graph.manifest import Manifest
     from dbt.parser.manifest import extended_mashumuro_decoder
 
     try:
-        manifest = Manifest.from_msgpack(data, decoder=extended_mashumuro_decoder)
+        manifest = Manifest.from_msgpack(encoded, decoder=extended_mashumuro_decoder)
     except Exception:  # noqa: BLE001 - unreadable or of another shape: parse again
         return None
     manifest.build_flat_graph()
     return manifest
 
 
-def _save_manifest(key: str, manifest: Any) -> None:
-    from dbt.parser.manifest import extended_mashumaro_encoder
-
+def _save_manifest(key: str, encoded: bytes) -> None:
     folder = _saved_manifests_dir()
     if folder is None:
         return
     path = folder / f"{key}.msgpack"
     partial = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}")
     try:
-        partial.write_bytes(manifest.to_msgpack(extended_mashumaro_encoder))
+        partial.write_bytes(encoded)
         os.replace(partial, path)  # readers see the whole file or none
     except OSError:
         partial.unlink(missing_ok=True)
@@ -211,13 +221,12 @@ def _in_project(root: Path, path: Path) -> bool:
     return top in ("models", "macros", "seeds", "tests", "dbt_project.yml", "profiles.yml")
 
 
-def _remember(key: str, manifest: Any) -> Any:
+def _remember(key: str, encoded: bytes) -> None:
     if key in _MANIFESTS:
-        return manifest
+        return
     while len(_MANIFESTS) >= _MANIFESTS_KEPT:
         _MANIFESTS.pop(next(iter(_MANIFESTS)))
-    _MANIFESTS[key] = manifest
-    return manifest
+    _MANIFESTS[key] = encoded
 
 
 def _release_connections() -> None:

@@ -9,7 +9,6 @@ from typing import Any
 import dlt
 
 MARTS = (
-    "int_slots_resolved",
     "meter_intervals",
     "meter_intervals_15min",
     "meter_daily_usage",
@@ -21,7 +20,6 @@ MARTS = (
 )
 # where the rows of each model lie, for checking what an incremental run rewrote
 METER_DAY_MODELS = {
-    "int_slots_resolved": "local_date",
     "meter_intervals": "local_date",
     "meter_intervals_15min": "local_date",
     "meter_daily_usage": "local_date",

@@ -105,12 +105,13 @@ def test_a_broken_dst_day_fails_the_transform(built: RawLoader) -> None:
 
 def test_a_failing_build_keeps_its_tables_and_the_loads_pending(built: RawLoader, capsys) -> None:
     processed = table(built.pipeline, "int_loads_processed")
-    slots = rounded(table(built.pipeline, "int_slots_resolved"))
+    slots = rounded(table(built.pipeline, "meter_intervals_15min"))
     built.load(world.second_load_intervals())
     # a raw column that changed type under the models, with values that are no numbers: the
     # staging cast to the declared type fails (numeric text alone would be cast back and pass),
-    # first in the model that reads the values (the staging's grain test reads only the key
-    # columns), which stops every model downstream
+    # first in the model that reads the values (meter_intervals_15min, into which the ephemeral
+    # int_slots_resolved is inlined; the staging's grain test reads only the key columns),
+    # which stops every model downstream
     with duckdb.connect(str(built.db_path)) as conn:
         conn.execute("alter table utilityapi.interval_readings alter value type varchar")
         conn.execute(
@@ -118,7 +119,9 @@ def test_a_failing_build_keeps_its_tables_and_the_loads_pending(built: RawLoader
             "(select max(_dlt_load_id) from utilityapi.interval_readings)"
         )
 
-    with pytest.raises(transforms.TransformError, match="model int_slots_resolved failed") as error:
+    with pytest.raises(
+        transforms.TransformError, match="model meter_intervals_15min failed"
+    ) as error:
         transforms.run(built.pipeline)
 
     assert "Could not convert string 'n/a'" in str(error.value)
@@ -127,9 +130,9 @@ def test_a_failing_build_keeps_its_tables_and_the_loads_pending(built: RawLoader
     assert captured.out == "" and "Could not convert string 'n/a'" in captured.err
     assert error.value.result is not None
     statuses = {m.name: m.status for m in error.value.result.models}
-    assert statuses["int_slots_resolved"] == "error"
+    assert statuses["meter_intervals_15min"] == "error"
     assert statuses["meter_daily_usage"] == "skipped"
-    assert rounded(table(built.pipeline, "int_slots_resolved")) == slots
+    assert rounded(table(built.pipeline, "meter_intervals_15min")) == slots
     assert table(built.pipeline, "int_loads_processed") == processed
 
 
@@ -139,15 +142,17 @@ def test_a_failing_model_keeps_its_table_and_the_loads_pending(built: RawLoader)
     # a column of an incremental model's table changed type under it (by hand): the model
     # refuses to write into it (on_schema_change='fail')
     with duckdb.connect(str(built.db_path)) as conn:
-        conn.execute("alter table analytics.int_slots_resolved alter quantity type varchar")
-    slots = rounded(table(built.pipeline, "int_slots_resolved"))
+        conn.execute("alter table analytics.meter_intervals_15min alter quantity type varchar")
+    slots = rounded(table(built.pipeline, "meter_intervals_15min"))
 
-    with pytest.raises(transforms.TransformError, match="model int_slots_resolved failed") as error:
+    with pytest.raises(
+        transforms.TransformError, match="model meter_intervals_15min failed"
+    ) as error:
         transforms.run(built.pipeline)
 
     assert error.value.result is not None
     statuses = {m.name: m.status for m in error.value.result.models}
-    assert statuses["int_slots_resolved"] == "error"
+    assert statuses["meter_intervals_15min"] == "error"
     assert statuses["meter_daily_usage"] == "skipped"
-    assert rounded(table(built.pipeline, "int_slots_resolved")) == slots
+    assert rounded(table(built.pipeline, "meter_intervals_15min")) == slots
     assert table(built.pipeline, "int_loads_processed") == processed

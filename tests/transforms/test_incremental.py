@@ -170,6 +170,26 @@ def test_all_models_are_compared(loaded: RawLoader) -> None:
     assert built - bookkeeping - seeds - {"int_meter_utilities"} == set(MARTS)
 
 
+def test_a_full_build_drops_the_tables_the_project_no_longer_builds(loaded: RawLoader) -> None:
+    # int_slots_resolved was a table before it was inlined into meter_intervals_15min: left
+    # behind, it would hold rows nothing keeps up to date
+    with duckdb.connect(str(loaded.db_path)) as conn:
+        conn.execute("create table analytics.int_slots_resolved as select 1 as slot")
+
+    assert transforms.run(loaded.pipeline).mode == "noop"
+    assert "int_slots_resolved" in _analytics_tables(loaded)
+    transforms.run(loaded.pipeline, full_refresh=True)
+    assert "int_slots_resolved" not in _analytics_tables(loaded)
+
+
+def _analytics_tables(loader: RawLoader) -> set[str]:
+    with duckdb.connect(str(loader.db_path), read_only=True) as conn:
+        rows = conn.execute(
+            "select table_name from information_schema.tables where table_schema = 'analytics'"
+        ).fetchall()
+    return {name for (name,) in rows}
+
+
 def test_readings_across_midnight_before_the_scope_are_kept(loader: RawLoader) -> None:
     """Two-hour readings from 23:00 to 01:00: an incremental run that recomputes a day must
     still find the reading that started the evening before it."""

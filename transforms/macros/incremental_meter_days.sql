@@ -22,12 +22,26 @@
     from {{ arg_dict['temp_relation'] }}
 {% endmacro %}
 
+{#- Whether the model being compiled recomputes only the run's meter-day scope: is_incremental()
+    for an incremental model; for an ephemeral one (int_slots_resolved: compiled on its own, where
+    is_incremental() is always false, and inlined into the incremental model that selects from
+    it) a run without dbt's --full-refresh, which the runner passes for every full build; never
+    for a view, a table or a test. -#}
+{% macro incremental_run() %}
+    {%- if model.config.materialized == 'incremental' -%}
+        {{ return(is_incremental()) }}
+    {%- elif model.config.materialized == 'ephemeral' -%}
+        {{ return(not flags.FULL_REFRESH) }}
+    {%- endif -%}
+    {{ return(false) }}
+{% endmacro %}
+
 {#- The rows of `relation` (a CTE or model) that lie in the run's meter-day scope, widened by
     `days_before`/`days_after`; everything on a full build. -#}
 {% macro in_meter_day_scope(meter_column, date_column, days_before=0, days_after=0) %}
     {#- ref() outside the condition, so dbt records the dependency while parsing -#}
     {%- set scope_relation = ref('int_meter_days_in_scope') -%}
-    {%- if is_incremental() -%}
+    {%- if incremental_run() -%}
     {{ meter_day_in(scope_relation, meter_column, date_column, days_before, days_after) }}
     {%- else -%}
     true

@@ -234,5 +234,5 @@
 {%- endmacro %}
 
 {% macro duckdb__inline_cte() -%}
-    {%- if not is_incremental() %}not materialized{% endif -%}
+    {%- if not incremental_run() %}not materialized{% endif -%}
 {%- endmacro %}

@@ -6,11 +6,11 @@ with
 
 max_as_usage as (
     select
-        'int_slots_resolved' as model,
-        slots.meter_uid,
-        slots.slot_start_at as at
-    from {{ ref('int_slots_resolved') }} as slots
-    where slots.channel not in ('net', 'fwd', 'rev', 'gen')
+        'meter_intervals_15min' as model,
+        meter_uid,
+        interval_start_at as at
+    from {{ ref('meter_intervals_15min') }}
+    where channel not in ('net', 'fwd', 'rev', 'gen')
 ),
 
 demand_off_net as (

@@ -8,11 +8,27 @@
 
 with
 
--- all slots of every reading that starts in scope: readings last at most 25 hours
+-- all slots of every reading that starts in scope (readings last at most 25 hours), read back
+-- from the 15-minute grid, which holds every resolved slot besides its gaps
 slots as {{ inline_cte() }} (
-    select *
-    from {{ ref('int_slots_resolved') }}
-    where {{ in_meter_day_scope('meter_uid', 'local_date', days_before=2, days_after=2) }}
+    select
+        meter_uid,
+        channel,
+        interval_start_at as slot_start_at,
+        interval_start_local as slot_start_local,
+        local_date,
+        utc_offset_minutes,
+        quantity,
+        unit,
+        demand_kw,
+        source_duration_minutes,
+        interval_uid,
+        reading_start_at,
+        interval_updated_at,
+        quality_note_types
+    from {{ ref('meter_intervals_15min') }}
+    where not is_gap
+        and {{ in_meter_day_scope('meter_uid', 'local_date', days_before=2, days_after=2) }}
 ),
 
 -- a 15-minute reading in the resolved series won its only slot: it is whole
@@ -145,7 +161,7 @@ final as (
         interval_updated_at,
         quality_note_types,
         quality_note_types is not null as is_flagged
-    from intervals_in_scope 
+    from intervals_in_scope
     left join {{ ref('meter_time_zones') }} as zones
         on intervals_in_scope.meter_uid = zones.meter_uid
 )

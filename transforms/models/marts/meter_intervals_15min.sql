@@ -10,56 +10,72 @@
 
 with
 
-slots as {{ inline_cte() }} (
-    select * from {{ ref('int_slots_resolved') }}
-),
-
+-- the resolved slots of the run's meter-days (the ephemeral model computes only those)
 resolved as {{ inline_cte() }} (
-    select *
-    from slots
-    where {{ in_meter_day_scope('meter_uid', 'local_date') }}
+    select * from {{ ref('int_slots_resolved') }}
 ),
 
 {% if is_incremental() %}
 -- a gap can start before the days in scope or end after them: find the readings on either side
+-- in the slots earlier runs resolved (this table's rows that are not gaps)
+resolved_before as {{ inline_cte() }} (
+    select
+        meter_uid,
+        channel,
+        interval_start_at as slot_start_at,
+        end_utc_offset_minutes,
+        local_date
+    from {{ this }}
+    where not is_gap
+        and meter_uid in (select meter_uid from {{ ref('int_meter_days_in_scope') }})
+),
+
 last_before_scope as (
     select
-        slots.meter_uid,
-        slots.channel,
-        max(slots.slot_start_at) as slot_start_at
-    from slots
+        earlier.meter_uid,
+        earlier.channel,
+        max(earlier.slot_start_at) as slot_start_at
+    from resolved_before as earlier
     inner join {{ ref('int_meter_days_in_scope') }} as scope
-        on slots.meter_uid = scope.meter_uid
-        and slots.local_date < scope.from_local_date
-    group by slots.meter_uid, slots.channel
+        on earlier.meter_uid = scope.meter_uid
+        and earlier.local_date < scope.from_local_date
+    group by earlier.meter_uid, earlier.channel
 ),
 
 first_after_scope as (
     select
-        slots.meter_uid,
-        slots.channel,
-        min(slots.slot_start_at) as slot_start_at
-    from slots
+        later.meter_uid,
+        later.channel,
+        min(later.slot_start_at) as slot_start_at
+    from resolved_before as later
     inner join {{ ref('int_meter_days_in_scope') }} as scope
-        on slots.meter_uid = scope.meter_uid
-        and slots.local_date > scope.to_local_date
-    group by slots.meter_uid, slots.channel
+        on later.meter_uid = scope.meter_uid
+        and later.local_date > scope.to_local_date
+    group by later.meter_uid, later.channel
 ),
 
 neighbours as (
-    select slots.meter_uid, slots.channel, slots.slot_start_at, slots.end_utc_offset_minutes
-    from slots
+    select
+        resolved_before.meter_uid,
+        resolved_before.channel,
+        resolved_before.slot_start_at,
+        resolved_before.end_utc_offset_minutes
+    from resolved_before
     inner join last_before_scope
-        on slots.meter_uid = last_before_scope.meter_uid
-        and slots.channel = last_before_scope.channel
-        and slots.slot_start_at = last_before_scope.slot_start_at
+        on resolved_before.meter_uid = last_before_scope.meter_uid
+        and resolved_before.channel = last_before_scope.channel
+        and resolved_before.slot_start_at = last_before_scope.slot_start_at
     union all
-    select slots.meter_uid, slots.channel, slots.slot_start_at, slots.end_utc_offset_minutes
-    from slots
+    select
+        resolved_before.meter_uid,
+        resolved_before.channel,
+        resolved_before.slot_start_at,
+        resolved_before.end_utc_offset_minutes
+    from resolved_before
     inner join first_after_scope
-        on slots.meter_uid = first_after_scope.meter_uid
-        and slots.channel = first_after_scope.channel
-        and slots.slot_start_at = first_after_scope.slot_start_at
+        on resolved_before.meter_uid = first_after_scope.meter_uid
+        and resolved_before.channel = first_after_scope.channel
+        and resolved_before.slot_start_at = first_after_scope.slot_start_at
 ),
 {% endif %}
 
@@ -185,11 +201,13 @@ grid as (
         slot_start_local,
         local_date,
         utc_offset_minutes,
+        end_utc_offset_minutes,
         quantity,
         unit,
         demand_kw,
         source_duration_minutes,
         interval_uid,
+        reading_start_at,
         interval_updated_at,
         quality_note_types,
         false as is_gap
@@ -202,11 +220,13 @@ grid as (
         slot_start_local,
         cast(slot_start_local as date) as local_date,
         utc_offset_minutes,
+        utc_offset_minutes as end_utc_offset_minutes,
         cast(null as {{ type_double() }}) as quantity,
         cast(null as {{ dbt.type_string() }}) as unit,
         cast(null as {{ type_double() }}) as demand_kw,
         cast(null as integer) as source_duration_minutes,
         cast(null as {{ dbt.type_string() }}) as interval_uid,
+        cast(null as {{ type_timestamptz() }}) as reading_start_at,
         cast(null as {{ type_timestamptz() }}) as interval_updated_at,
         cast(null as {{ dbt.type_string() }}) as quality_note_types,
         true as is_gap
@@ -222,6 +242,7 @@ final as (
         slot_start_local as interval_start_local,
         local_date,
         utc_offset_minutes,
+        end_utc_offset_minutes,
         zones.time_zone,
         case when unit = 'kwh' then quantity end as kwh,
         quantity,
@@ -231,6 +252,7 @@ final as (
         coalesce(source_duration_minutes > 15, false) as is_spread,
         source_duration_minutes,
         interval_uid,
+        reading_start_at,
         interval_updated_at,
         quality_note_types,
         quality_note_types is not null as is_flagged
