@@ -349,6 +349,16 @@ def _transform_figures(back: list[dict[str, Any]]) -> list[Figure]:
                 [x["transform_models_seconds"] / x["ctas_seconds"] for x in done],
                 "×",
             ),
+            Figure(
+                "transform_sql_ratio",
+                "5 · models' and tests' SQL (the build without dbt's fixed cost) ÷ copy",
+                [
+                    (x["transform_models_seconds"] + x["transform_tests_seconds"])
+                    / x["ctas_seconds"]
+                    for x in done
+                ],
+                "×",
+            ),
         ]
     if inc:
         figs += [

@@ -46,7 +46,7 @@ OWN_PROFILES = ("duckdb", "postgres")
 # tables an incremental run updates in place: if one is missing, the run is a full one
 INCREMENTAL_MODELS = (
     "meter_intervals_15min",
-    "meter_intervals",
+    "int_longer_reading_intervals",
     "meter_daily_usage",
     "bill_reconciliation",
     "meter_hourly_usage",

@@ -29,7 +29,8 @@ BOOKKEEPING = {
 
 
 def snapshot(db: Path) -> dict[str, list[tuple]]:
-    """Every data table of the raw and analytics schemas, volatile columns left out, sorted.
+    """Every data table of the raw and analytics schemas, and every view but the staging ones
+    (meter_intervals is one), volatile columns left out, sorted.
 
     Bookkeeping tables (dlt's `_dlt_*`, the transforms' `_*` and BOOKKEEPING) are not data and
     are skipped.
@@ -38,7 +39,8 @@ def snapshot(db: Path) -> dict[str, list[tuple]]:
     with duckdb.connect(str(db), read_only=True) as con:
         found = con.execute(
             "select table_schema, table_name from information_schema.tables "
-            "where table_schema in (select unnest(?::varchar[])) and table_type = 'BASE TABLE' "
+            "where table_schema in (select unnest(?::varchar[])) "
+            "and (table_type = 'BASE TABLE' or not starts_with(table_name, 'stg_')) "
             "and not starts_with(table_name, '_') order by all",
             [list(SCHEMAS)],
         ).fetchall()

@@ -10,6 +10,7 @@ import dlt
 
 MARTS = (
     "meter_intervals",
+    "int_longer_reading_intervals",
     "meter_intervals_15min",
     "meter_daily_usage",
     "bill_reconciliation",

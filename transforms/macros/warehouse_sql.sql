@@ -187,7 +187,9 @@
 {%- endmacro %}
 
 {% macro postgres__refresh_statistics() -%}
+    {%- if model.config.materialized != 'view' -%}
     analyze {{ this }}
+    {%- endif -%}
 {%- endmacro %}
 
 {#- A 64-bit hash of `columns` (a list of expressions) where the warehouse has a cheap one, else
