@@ -21,7 +21,6 @@ hours as (
         channel,
         {{ dbt.date_trunc('hour', 'interval_start_local') }} as hour_start_local,
         utc_offset_minutes,
-        max(time_zone) as time_zone,
         min(local_date) as local_date,
         min(interval_start_at) as first_slot_start_at,
         count(*) as grid_slots,
@@ -39,14 +38,14 @@ hours as (
 
 final as (
     select
-        meter_uid,
+        hours.meter_uid,
         channel,
         {{ zone_instant(add_minutes('cast(hour_start_local as timestamp)', '-utc_offset_minutes'),
             "'UTC'") }} as hour_start_at,
         cast(hour_start_local as timestamp) as hour_start_local,
         local_date,
         utc_offset_minutes,
-        time_zone,
+        zones.time_zone,
         kwh,
         case when min_unit = max_unit then quantity end as quantity,
         case when min_unit = max_unit then min_unit end as unit,
@@ -57,6 +56,9 @@ final as (
         -- what CalTRACK-style tools take: all four 15-minute slots of the hour have a value
         grid_slots = 4 and slots_present = 4 as is_complete_hour
     from hours
+    -- the zone the grid's rows of these meter-days were built with (the same run's)
+    left join {{ ref('meter_time_zones') }} as zones
+        on hours.meter_uid = zones.meter_uid
 )
 
 select * from final
