@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from datetime import datetime
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -30,6 +31,32 @@ def test_every_dbt_test_passes_on_the_world(world_build) -> None:
     }
     assert singular <= {t.name for t in result.tests}
     assert result.warnings == []
+
+
+def test_complete_hours_test_finds_an_hour_that_disagrees_with_its_slots(built: RawLoader) -> None:
+    # the SQL dbt ran for the test in the world's full build, run again on tampered hours
+    compiled = Path(built.pipeline.working_dir) / "dbt" / "compiled" / "uapi" / "tests"
+    sql = (compiled / "complete_hours_equal_their_15_minute_slots.sql").read_text()
+
+    def complete_hour(n: int) -> str:
+        return (
+            "(meter_uid, channel, hour_start_at) = (select (meter_uid, channel, hour_start_at) "
+            "from analytics.meter_hourly_usage where is_complete_hour and kwh is not null "
+            f"order by all limit 1 offset {n})"
+        )
+
+    with duckdb.connect(str(built.db_path)) as conn:
+        assert conn.execute(sql).fetchall() == []
+        conn.execute(
+            f"update analytics.meter_hourly_usage set kwh = kwh + 0.001 where {complete_hour(0)}"
+        )
+        assert len(conn.execute(sql).fetchall()) == 1
+        # an hour that starts 15 minutes late holds three of its slots and one of the next hour
+        conn.execute(
+            "update analytics.meter_hourly_usage "
+            f"set hour_start_at = hour_start_at + interval 15 minute where {complete_hour(5)}"
+        )
+        assert len(conn.execute(sql).fetchall()) == 2
 
 
 def test_a_duplicated_raw_reading_warns_and_never_doubles_kwh(built: RawLoader) -> None:

@@ -23,6 +23,15 @@
 {%- endmacro %}
 
 {#- A timestamp (with or without time zone) moved by a number of minutes. -#}
+{#- The minutes past the hour of a wall clock (a timestamp without time zone), 0-59. -#}
+{% macro minute_of(timestamp) -%}
+    {{ return(adapter.dispatch('minute_of', 'uapi')(timestamp)) }}
+{%- endmacro %}
+
+{% macro default__minute_of(timestamp) -%}
+    cast(extract(minute from {{ timestamp }}) as integer)
+{%- endmacro %}
+
 {% macro add_minutes(timestamp, minutes) -%}
     {{ return(adapter.dispatch('add_minutes', 'uapi')(timestamp, minutes)) }}
 {%- endmacro %}

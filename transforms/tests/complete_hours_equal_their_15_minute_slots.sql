@@ -10,22 +10,38 @@ hours as (
         and {{ in_tested_scope('hourly.meter_uid', 'hourly.local_date') }}
 ),
 
+-- each slot under the start of its local hour, in UTC: its instant less the minutes its wall
+-- clock is past the hour (the mart groups wall clocks instead). An equality to join on: the
+-- join this replaced paired each hour with every slot of its day and kept those inside the
+-- hour (1.5 s on the 10.6 M-reading bench world; this ~0.8 s)
+slot_hours as (
+    select
+        meter_uid,
+        channel,
+        local_date,
+        {{ add_minutes('interval_start_at', '-' ~ minute_of('interval_start_local')) }}
+            as hour_start_at,
+        sum(kwh) as slots_kwh,
+        count(*) as slots
+    from {{ ref('meter_intervals_15min') }}
+    where {{ in_tested_scope('meter_uid', 'local_date') }}
+    group by 1, 2, 3, 4
+),
+
 slot_sums as (
     select
         hours.meter_uid,
         hours.channel,
         hours.hour_start_at,
         hours.kwh,
-        sum(slots.kwh) as slots_kwh,
-        count(*) as slots
+        slot_hours.slots_kwh,
+        coalesce(slot_hours.slots, 0) as slots
     from hours
-    inner join {{ ref('meter_intervals_15min') }} as slots
-        on hours.meter_uid = slots.meter_uid
-        and hours.channel = slots.channel
-        and slots.interval_start_at >= hours.hour_start_at
-        and slots.interval_start_at < {{ add_minutes('hours.hour_start_at', 60) }}
-        and slots.local_date = hours.local_date
-    group by hours.meter_uid, hours.channel, hours.hour_start_at, hours.kwh
+    left join slot_hours
+        on hours.meter_uid = slot_hours.meter_uid
+        and hours.channel = slot_hours.channel
+        and hours.hour_start_at = slot_hours.hour_start_at
+        and hours.local_date = slot_hours.local_date
 ),
 
 final as (
