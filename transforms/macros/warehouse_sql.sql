@@ -22,7 +22,6 @@
     unix_timestamp({{ timestamp }})
 {%- endmacro %}
 
-{#- A timestamp (with or without time zone) moved by a number of minutes. -#}
 {#- The minutes past the hour of a wall clock (a timestamp without time zone), 0-59. -#}
 {% macro minute_of(timestamp) -%}
     {{ return(adapter.dispatch('minute_of', 'uapi')(timestamp)) }}
@@ -32,6 +31,7 @@
     cast(extract(minute from {{ timestamp }}) as integer)
 {%- endmacro %}
 
+{#- A timestamp (with or without time zone) moved by a number of minutes. -#}
 {% macro add_minutes(timestamp, minutes) -%}
     {{ return(adapter.dispatch('add_minutes', 'uapi')(timestamp, minutes)) }}
 {%- endmacro %}
