@@ -240,3 +240,28 @@ def test_a_one_slot_gap_and_a_gap_across_utc_midnight_are_gap_rows(loader: RawLo
     incremental = comparable(loader)
     transforms.run(loader.pipeline, full_refresh=True)
     assert comparable(loader) == incremental
+
+
+def test_a_day_loaded_inside_a_long_gap_keeps_the_gap_rows_on_both_sides(
+    loader: RawLoader,
+) -> None:
+    """Data on Feb 1-2 and Feb 20-21, then Feb 10 arrives: the run's scope (Feb 8-11) lies
+    inside the gap, so its gap rows on either side of Feb 10 need the last reading before the
+    scope and the first after it, found in the grid earlier runs built."""
+    readings = series(LOS_ANGELES, date(2024, 2, 1), 21, 15, net_kwh())
+
+    def on(*dates: str) -> list[dict]:
+        return [r for r in readings if r["start"][:10] in dates]
+
+    loader.load([interval("m-long-gap", on("2024-02-01", "2024-02-02", "2024-02-20"))])
+    assert transforms.run(loader.pipeline).mode == "full"
+    loader.load([interval("m-long-gap", on("2024-02-10"), updated=PUBLISHED + timedelta(days=1))])
+    result = transforms.run(loader.pipeline)
+    assert result.mode == "incremental"
+    [scope] = result.scope
+    assert date(2024, 2, 3) < scope.from_local_date and scope.to_local_date < date(2024, 2, 19)
+    incremental = comparable(loader)
+    gap_days = {r["local_date"] for r in incremental["meter_intervals_15min"] if r["is_gap"]}
+    assert date(2024, 2, 5) in gap_days and date(2024, 2, 15) in gap_days
+    transforms.run(loader.pipeline, full_refresh=True)
+    assert comparable(loader) == incremental
