@@ -54,6 +54,13 @@ first_after_scope as (
     group by later.meter_uid, later.channel
 ),
 
+-- the resolved slots at those edges (one before the scope and one after, per series)
+scope_edges as (
+    select * from last_before_scope
+    union all
+    select * from first_after_scope
+),
+
 neighbours as (
     select
         resolved_before.meter_uid,
@@ -61,21 +68,10 @@ neighbours as (
         resolved_before.slot_start_at,
         resolved_before.end_utc_offset_minutes
     from resolved_before
-    inner join last_before_scope
-        on resolved_before.meter_uid = last_before_scope.meter_uid
-        and resolved_before.channel = last_before_scope.channel
-        and resolved_before.slot_start_at = last_before_scope.slot_start_at
-    union all
-    select
-        resolved_before.meter_uid,
-        resolved_before.channel,
-        resolved_before.slot_start_at,
-        resolved_before.end_utc_offset_minutes
-    from resolved_before
-    inner join first_after_scope
-        on resolved_before.meter_uid = first_after_scope.meter_uid
-        and resolved_before.channel = first_after_scope.channel
-        and resolved_before.slot_start_at = first_after_scope.slot_start_at
+    inner join scope_edges
+        on resolved_before.meter_uid = scope_edges.meter_uid
+        and resolved_before.channel = scope_edges.channel
+        and resolved_before.slot_start_at = scope_edges.slot_start_at
 ),
 {% endif %}
 
