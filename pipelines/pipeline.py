@@ -27,7 +27,7 @@ from sources.utilityapi import FetchAhead, LoadReport, settings, utilityapi
 from sources.utilityapi.clock import SYSTEM_CLOCK, Clock
 from sources.utilityapi.completeness import COMPLETENESS_HINTS
 
-from . import completeness
+from . import completeness, duckdb_destination
 from .lock import writer_lock
 from .outcome import Outcome
 from .overlap import BackgroundLoad
@@ -303,7 +303,8 @@ def settle_leftovers(pipeline: Pipeline) -> list[str]:
     loading them exactly once is what that run would have done. A package killed while it was
     copying readings into the staging dataset is discarded instead (the copy may have committed
     unrecorded, and readings are staged without deduplication, see READINGS_DISPOSITION), and
-    so is every package after it, whose state includes its cursors. If they cannot be loaded
+    so is every package after it, whose state includes its cursors. DuckDB does not stage
+    readings (duckdb_destination.py), so its packages are always resumed. If they cannot be loaded
     now, they are discarded and the local state goes back to before them, so the data is
     fetched again.
     """
@@ -376,14 +377,23 @@ def _discard(
 
 
 def _staging_unsure(pipeline: Pipeline, load_id: str) -> bool:
-    """Whether a copy of deduplicated rows into staging was running when the run died."""
+    """Whether a copy of deduplicated rows into staging was running when the run died.
+
+    DuckDB merges such tables straight from their files, one transaction per file that a
+    resumed load may repeat (duckdb_destination.py): nothing is unsure there.
+    """
     info = pipeline.get_load_package_info(load_id)
     started = info.jobs.get("started_jobs") or []
     # the package's own schema: the one its load uses, whatever the pipeline saved since
-    deduplicated = {
-        name for name, table in info.schema.tables.items() if table.get("x-stage-data-deduplicated")
+    tables = info.schema.tables
+    from_file = isinstance(pipeline.destination, duckdb_destination.duckdb)
+    staged = {
+        name
+        for name, table in tables.items()
+        if table.get("x-stage-data-deduplicated")
+        and not (from_file and duckdb_destination.merges_from_file(table, tables))
     }
-    return any(job.job_file_info.table_name in deduplicated for job in started)
+    return any(job.job_file_info.table_name in staged for job in started)
 
 
 def probe_destination(pipeline: Pipeline, target: Target) -> None:
@@ -725,7 +735,7 @@ def _destination(target: Target) -> Any:
             str(target.db_path),
             global_config={"memory_limit": LOAD_MEMORY_LIMIT, "preserve_insertion_order": False},
         )
-        return dlt.destinations.duckdb(credentials)
+        return duckdb_destination.duckdb(credentials)
     return Destination.from_reference(target.destination)
 
 

@@ -45,9 +45,10 @@ __all__ = ["FetchAhead", "LoadReport", "UnknownMeterError", "UtilityAPIClient", 
 SCHEMA_CONTRACT: Any = {"data_type": "freeze"}
 # Readings are merged on their key, and a step never holds a key twice (intervals.py drops
 # repeated objects and datapoints), so the warehouse need not deduplicate the staged rows: that
-# window function over every staged reading cost three times the rest of the load. A package
-# whose loading was interrupted is discarded rather than resumed (pipelines/pipeline.py), since
-# a resumed copy job could stage its file twice.
+# window function over every staged reading cost three times the rest of the load. DuckDB merges
+# such a table straight from each file in one transaction (pipelines/duckdb_destination.py);
+# elsewhere a package whose loading was interrupted is discarded rather than resumed
+# (pipelines/pipeline.py), since a resumed copy job could stage its file twice.
 READINGS_DISPOSITION: Any = {
     "disposition": "merge",
     "deduplicated": True,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -216,30 +217,100 @@ def _pending_packages(db: Path) -> list[Path]:
 
 # Dies right after DuckDB committed a copy of readings into the staging dataset, before dlt
 # recorded that job as done: the one moment a resumed package would stage a file twice.
-DIE_AFTER_STAGING_READINGS = """
+# Dies right after the job that loaded the readings did its work, before dlt recorded it as
+# done. In DuckDB that job merged its file (duckdb_destination.py): the resumed load runs it again.
+# Elsewhere it copied the file into the staging dataset, which a resumed load would do twice.
+DIE_AFTER_LOADING_READINGS = """
 import os, sys
-from dlt.destinations.impl.duckdb.duck import DuckDbCopyJob
-copy = DuckDbCopyJob.run
-def run(self):
-    copy(self)
+from dlt.common.destination.client import RunnableLoadJob
+run_managed = RunnableLoadJob.run_managed
+def die_after_readings(self, *args, **kwargs):
     if self.load_table_name == "interval_readings":
+        run = self.run
+        def run_then_die():
+            run()
+            os._exit(9)
+        self.run = run_then_die
+    return run_managed(self, *args, **kwargs)
+RunnableLoadJob.run_managed = die_after_readings
+from pipelines.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+# Dies inside the readings' merge, its delete done and its insert not begun: the transaction
+# was never committed, so DuckDB rolls the delete back when the file is next opened.
+DIE_INSIDE_MERGING_READINGS = """
+import os, sys
+from dlt.destinations.impl.duckdb.sql_client import DuckDbSqlClient
+execute_sql = DuckDbSqlClient.execute_sql
+def die_before_inserting_readings(self, sql, *args, **kwargs):
+    if sql.startswith("INSERT INTO") and "interval_readings" in sql and "read_parquet" in sql:
         os._exit(9)
-DuckDbCopyJob.run = run
+    return execute_sql(self, sql, *args, **kwargs)
+DuckDbSqlClient.execute_sql = die_before_inserting_readings
 from pipelines.cli import main
 sys.exit(main(sys.argv[1:]))
 """
 
 
-def test_a_run_killed_after_staging_readings_is_refetched_not_staged_twice(world, clean, tmp_path):
+@pytest.mark.parametrize(
+    "die", [DIE_AFTER_LOADING_READINGS, DIE_INSIDE_MERGING_READINGS], ids=["after", "inside"]
+)
+def test_a_run_killed_while_merging_readings_is_resumed_and_holds_each_reading_once(
+    world, clean, tmp_path, die
+):
     db = tmp_path / "w.duckdb"
     cmd = uapi(world, db)
-    killed = run([sys.executable, "-c", DIE_AFTER_STAGING_READINGS, *cmd[3:]])
+    killed = run([sys.executable, "-c", die, *cmd[3:]])
     assert killed.returncode == 9, killed.stderr
     rerun = run(cmd)
     assert rerun.returncode == 0, rerun.stderr
     assert_no_duplicate_readings(db)
     assert differences(snapshot(db), clean) == []
+    out = rerun.stdout + rerun.stderr
+    assert re.search(r"completed \d", out) and not re.search(r"discarded \d", out), out
+
+
+def test_a_postgres_run_killed_after_staging_readings_is_refetched_not_staged_twice(
+    world, clean, tmp_path, postgres_server
+):
+    # Postgres merges the way dlt does: the readings' job copies them into the staging dataset,
+    # and that copy may have committed unrecorded, so the package is discarded, not resumed.
+    dataset = "killed_staging"
+    env = {
+        **os.environ,
+        "DESTINATION__POSTGRES__CREDENTIALS": postgres_server.dsn,
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+    }
+    cmd = [
+        *uapi(world, tmp_path / "unused.duckdb", "load", "--no-transform"),
+        "--destination",
+        "postgres",
+        "--dataset",
+        dataset,
+    ]
+    cmd.remove("--db")
+    cmd.remove(str(tmp_path / "unused.duckdb"))
+    die = [sys.executable, "-c", DIE_AFTER_LOADING_READINGS, *cmd[3:]]
+    killed = subprocess.run(
+        die, capture_output=True, text=True, timeout=TIMEOUT, cwd=tmp_path, env=env
+    )
+    assert killed.returncode == 9, killed.stderr
+    rerun = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=TIMEOUT, cwd=tmp_path, env=env
+    )
+    assert rerun.returncode == 0, rerun.stderr
     assert "killed while staging readings" in rerun.stdout + rerun.stderr
+    import psycopg2
+
+    with psycopg2.connect(postgres_server.dsn) as con, con.cursor() as cur:
+        cur.execute(
+            "select count(*), count(distinct (interval_uid, start_at, type, meter_number)) "
+            f"from {dataset}.interval_readings"
+        )
+        rows, keys = cur.fetchone()
+        cur.execute(f"drop schema {dataset} cascade; drop schema {dataset}_staging cascade")
+    assert rows == keys == len(clean["utilityapi.interval_readings"])
 
 
 # Dies right after dlt recorded a load in `_dlt_loads`, before it moved the package to its

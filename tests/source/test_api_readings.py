@@ -226,16 +226,17 @@ def test_a_step_whose_load_fails_is_discarded_with_its_cursors_and_a_rerun_compl
     tmp_path, monkeypatch
 ):
     from dlt.common.destination.exceptions import DestinationTerminalException
-    from dlt.destinations.impl.duckdb.duck import DuckDbCopyJob
+
+    from pipelines.duckdb_destination import MergeFromFileJob
 
     config = SandboxConfig(
         seed=17, scale="test", n_meters=4, history_days=30, now=NOW, rate_limit=None
     )
     db = tmp_path / "w.duckdb"
-    copy = DuckDbCopyJob.run
+    copy = MergeFromFileJob.run
     readings_copies: list[str] = []
 
-    def failing_second_readings_copy(job: DuckDbCopyJob) -> None:
+    def failing_second_readings_copy(job: MergeFromFileJob) -> None:
         if job.load_table_name == "interval_readings":
             readings_copies.append(job.file_name())
             if len(readings_copies) == 2:
@@ -247,9 +248,9 @@ def test_a_step_whose_load_fails_is_discarded_with_its_cursors_and_a_rerun_compl
         options = sandbox_options(sb, db, clock, intervals_page_size=5)
         options.checkpoint_readings = 1  # every meter a step of its own
         options.checkpoint_meters = None
-        monkeypatch.setattr(DuckDbCopyJob, "run", failing_second_readings_copy)
+        monkeypatch.setattr(MergeFromFileJob, "run", failing_second_readings_copy)
         failed = run_load(options)
-        monkeypatch.setattr(DuckDbCopyJob, "run", copy)
+        monkeypatch.setattr(MergeFromFileJob, "run", copy)
         assert failed.failure is not None and "injected" in failed.failure
         assert len(failed.steps) >= 1
         assert not _pending_packages(db)
