@@ -3,6 +3,7 @@ progress across checkpoint steps."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,6 +20,8 @@ from .report import LoadReport
 
 if TYPE_CHECKING:
     from .intervals import FetchAhead
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,8 @@ class SourceContext:
     fetch_ahead: FetchAhead | None = None
     _meters: list[dict[str, Any]] | None = None
     _authorizations: list[dict[str, Any]] | None = None
+    _meters_meanwhile: threading.Thread | None = None
+    _authorizations_lock: threading.Lock = field(default_factory=threading.Lock)
     _taken: dict[str, set[str]] = field(default_factory=dict)
     # resources run on several threads (bills and events are parallelized)
     _lock: threading.RLock = field(default_factory=threading.RLock)
@@ -99,19 +104,39 @@ class SourceContext:
         """The account's meters (or the requested ones), listed once per run."""
         with self._lock:
             if self._meters is None:
-                self._meters = self._list_meters()
-                self.report.meters_listed = len(self._meters)
-                self.report.listing = self._meters
-                self.report.note_not_activated([m for m in self._meters if is_not_activated(m)])
-                self._check_requested(self._meters)
+                meters = self._list_meters()
+                self.report.meters_listed = len(meters)
+                self.report.listing = meters
+                self.report.note_not_activated([m for m in meters if is_not_activated(m)])
+                self._check_requested(meters)
+                self._meters = meters
             return self._meters
 
     def authorizations(self) -> list[dict[str, Any]]:
-        """The account's authorizations, listed once per run."""
-        with self._lock:
+        """The account's authorizations, listed once per run; the meters are listed meanwhile."""
+        self._list_meters_meanwhile()
+        with self._authorizations_lock:
             if self._authorizations is None:
                 self._authorizations = self._list("authorizations", {})
             return self._authorizations
+
+    def _list_meters_meanwhile(self) -> None:
+        """Start listing the meters on a thread of its own: every other resource waits for
+        them, and listed after the authorizations they came one round trip later. Whatever
+        goes wrong there is left for the next `meters()` call to meet (and report) again."""
+        with self._lock:
+            if self._meters is not None or self._meters_meanwhile is not None:
+                return
+            self._meters_meanwhile = threading.Thread(
+                target=self._try_meters, name="uapi-meters", daemon=True
+            )
+            self._meters_meanwhile.start()
+
+    def _try_meters(self) -> None:
+        try:
+            self.meters()
+        except Exception:  # noqa: BLE001 - raised again by the caller that needs the meters
+            logger.debug("listing the meters ahead failed; they are listed again", exc_info=True)
 
     def plan(self, kind: Kind, resource_state: dict[str, Any]) -> Iterator[MeterPlan]:
         """This step's meters for `kind`, from the resource's state, within the step's budget.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -295,3 +296,37 @@ def test_the_token_appears_in_no_log_error_state_report_or_table(tmp_path, caplo
     for path in tmp_path.rglob("*"):
         if path.is_file():
             assert token.encode() not in path.read_bytes(), path
+
+
+class AuthorizationsAnswerAfterMetersAsked(httpx.HTTPTransport):
+    """Holds the authorizations' answer until the meters have been asked for (or 20 s pass)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.meters_asked = threading.Event()
+        self.meters_asked_in_time: bool | None = None
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/meters"):
+            self.meters_asked.set()
+        elif request.url.path.endswith("/authorizations") and self.meters_asked_in_time is None:
+            self.meters_asked_in_time = self.meters_asked.wait(timeout=20)
+        return super().handle_request(request)
+
+
+def test_the_meters_are_listed_while_the_authorizations_are(sb, tmp_path, monkeypatch):
+    # every other resource waits for the meters: listed after the authorizations' answer, they
+    # came one round trip later
+    import sources.utilityapi as source_module
+
+    transport = AuthorizationsAnswerAfterMetersAsked()
+    real_client = source_module.UtilityAPIClient
+
+    def client(*args, **kwargs):
+        return real_client(*args, transport=transport, **kwargs)
+
+    monkeypatch.setattr(source_module, "UtilityAPIClient", client)
+    result = run_load(options(sb, tmp_path / "w.duckdb", FakeClock(NOW)))
+    assert transport.meters_asked_in_time is True
+    assert result.failure is None
+    assert_readings_match_truth(sb, tmp_path / "w.duckdb")
