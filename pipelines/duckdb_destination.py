@@ -16,7 +16,7 @@ Every other table, and every other destination, is merged the way dlt does it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from dlt.common.destination.client import (
@@ -83,6 +83,28 @@ def merges_from_file(table: Any, tables: Any) -> bool:
 class MergeFromFileClient(DuckDbClient):
     def merges_from_file(self, table_name: str) -> bool:
         return merges_from_file(self.prepare_load_table(table_name), self.schema.tables)
+
+    def initialize_storage(self, truncate_tables: Iterable[str] | None = None) -> None:
+        super().initialize_storage(truncate_tables)
+        if not self.sql_client.is_staging_dataset_active:
+            self._empty_staged_copies()
+
+    def _empty_staged_copies(self) -> None:
+        """Empty what versions that staged these tables left in the staging dataset (a step's
+        readings): nothing truncates it any more. Emptied, not dropped, so that such a version
+        would still find its table."""
+        names = [name for name in self.schema.data_table_names() if self.merges_from_file(name)]
+        if not names:
+            return
+        found = self.sql_client.execute_sql(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_schema = %s AND table_name IN (" + ", ".join(["%s"] * len(names)) + ")",
+            self.sql_client.staging_dataset_name,
+            *names,
+        )
+        if found:
+            with self.sql_client.with_staging_dataset():
+                self.sql_client.truncate_tables(*(name for (name,) in found))
 
     def should_load_data_to_staging_dataset(self, table_name: str) -> bool:
         if self.merges_from_file(table_name):

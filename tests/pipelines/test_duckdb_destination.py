@@ -137,3 +137,23 @@ def test_a_table_with_nested_tables_does_not_qualify():
     nested = new_table("readings__notes", parent_table_name="readings")
     assert merges_from_file(table, {"readings": table}) is True
     assert merges_from_file(table, {"readings": table, "readings__notes": nested}) is False
+
+
+def test_readings_staged_by_an_earlier_version_are_emptied_not_kept(tmp_path):
+    # dlt's own DuckDB destination stages the table, as this project did before; the copy
+    # stayed in the staging schema after each load, and nothing truncates it any more
+    db = tmp_path / "w.duckdb"
+
+    def pipeline(destination) -> dlt.Pipeline:
+        return dlt.pipeline(
+            pipeline_name="upgraded",
+            pipelines_dir=str(tmp_path / "pipelines"),
+            destination=destination,
+            dataset_name="data",
+        )
+
+    load(pipeline(dlt.destinations.duckdb(str(db))), readings([("a", 1, "net", 1.0)]))
+    assert contents(db, "data_staging") == [("a", 1, "net", 1.0)]
+    load(pipeline(duckdb_destination(str(db))), readings([("a", 2, "net", 2.0)]))
+    assert contents(db) == [("a", 1, "net", 1.0), ("a", 2, "net", 2.0)]
+    assert contents(db, "data_staging") == []
