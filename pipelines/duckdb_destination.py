@@ -81,6 +81,8 @@ def merges_from_file(table: Any, tables: Any) -> bool:
 
 
 class MergeFromFileClient(DuckDbClient):
+    """dlt's DuckDB job client; tables that qualify skip the staging dataset and its merge job."""
+
     def merges_from_file(self, table_name: str) -> bool:
         return merges_from_file(self.prepare_load_table(table_name), self.schema.tables)
 
