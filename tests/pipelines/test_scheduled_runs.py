@@ -17,6 +17,7 @@ import time
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -43,7 +44,8 @@ def small_world(**overrides) -> SandboxConfig:
     return SandboxConfig(**values)
 
 
-def uapi(sb: Sandbox, db: Path, command: str = "load", *extra: str) -> list[str]:
+def uapi(sb: Sandbox, db: Path | None, command: str = "load", *extra: str) -> list[str]:
+    """The command line of a run against the sandbox, into DuckDB file `db` (None: no --db)."""
     return [
         sys.executable,
         "-m",
@@ -54,16 +56,17 @@ def uapi(sb: Sandbox, db: Path, command: str = "load", *extra: str) -> list[str]
         sb.base_url,
         "--token",
         sb.token,
-        "--db",
-        str(db),
+        *(["--db", str(db)] if db is not None else []),
         "--rate-limit",
         "0",
         *extra,
     ]
 
 
-def run(cmd: list[str]) -> subprocess.CompletedProcess:
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT, check=False)
+def run(cmd: list[str], **options: Any) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        cmd, capture_output=True, text=True, timeout=TIMEOUT, check=False, **options
+    )
 
 
 class Child:
@@ -282,23 +285,14 @@ def test_a_postgres_run_killed_after_staging_readings_is_refetched_not_staged_tw
         "DESTINATION__POSTGRES__CREDENTIALS": postgres_server.dsn,
         "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
     }
-    cmd = [
-        *uapi(world, tmp_path / "unused.duckdb", "load", "--no-transform"),
-        "--destination",
-        "postgres",
-        "--dataset",
-        dataset,
-    ]
-    cmd.remove("--db")
-    cmd.remove(str(tmp_path / "unused.duckdb"))
-    die = [sys.executable, "-c", DIE_AFTER_LOADING_READINGS, *cmd[3:]]
-    killed = subprocess.run(
-        die, capture_output=True, text=True, timeout=TIMEOUT, cwd=tmp_path, env=env
+    cmd = uapi(
+        world, None, "load", "--no-transform", "--destination", "postgres", "--dataset", dataset
+    )
+    killed = run(
+        [sys.executable, "-c", DIE_AFTER_LOADING_READINGS, *cmd[3:]], cwd=tmp_path, env=env
     )
     assert killed.returncode == 9, killed.stderr
-    rerun = subprocess.run(
-        cmd, capture_output=True, text=True, timeout=TIMEOUT, cwd=tmp_path, env=env
-    )
+    rerun = run(cmd, cwd=tmp_path, env=env)
     assert rerun.returncode == 0, rerun.stderr
     assert "killed while staging readings" in rerun.stdout + rerun.stderr
     import psycopg2
