@@ -9,7 +9,7 @@ checkpoint step: each run commits the next meters' data with their cursors.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import dlt
@@ -22,6 +22,7 @@ from .clock import SYSTEM_CLOCK, Clock
 from .context import LoadScope, SourceContext, UnknownMeterError
 from .errors import UtilityAPIError, ends_the_run
 from .intervals import OBJECTS_TABLE, READINGS_TABLE, FetchAhead, fetch_intervals
+from .pages import read_ahead
 from .readings import READINGS_KEY, READINGS_SCHEMA
 from .records import (
     ACCESS_HINTS,
@@ -154,8 +155,8 @@ def utilityapi(
         authorizations(context),
         meters_resource(context),
         bills(context),
-        interval_readings(context),
         events(context),
+        interval_readings(context),
         meter_access(context),
     )
 
@@ -213,7 +214,10 @@ def interval_readings(context: SourceContext) -> DltResource:
 
 def events(context: SourceContext) -> DltResource:
     # parallelized, like bills: its pages are read one after another, and on dlt's main thread
-    # they would stall the interval pages queued behind them
+    # they would stall the interval pages queued behind them. The source lists it before the
+    # readings, so its first page is asked for before theirs: on a link shared first come first
+    # served, the step waited ~1.7 s longer for the events when they started behind the
+    # readings' first pages (a 10.6 M-reading backfill).
     @dlt.resource(
         write_disposition="merge", primary_key="uid", columns=EVENT_HINTS, parallelized=True
     )
@@ -248,21 +252,20 @@ def _fetch_events(context: SourceContext, state: dict[str, Any]) -> Iterator[Any
 
     Events only steer later loads, so a failing events listing is reported and the rest of
     the load goes on; the cursor moves only when the listing was read to its stopping point.
+    Its pages are read on a thread of their own, each asked for as soon as the one before
+    arrives: read between dlt's turns at the readings, three pages took 5 s of a first load.
     """
     since = to_instant(state.get("latest_ts"))
-    # Order across deliveries is not guaranteed, hence the day of margin.
-    stop_before = since - timedelta(days=1) if since else None
     newest = since
     try:
-        for page in context.client.pages("events", "events", {"limit": settings.MAX_PAGE_SIZE}):
-            rows = [shape_event(e) for e in page if isinstance(e, dict)]
-            stamps = [r["event_at"] for r in rows if r.get("event_at") is not None]
+        pages = read_ahead(
+            _event_pages(context, since), ahead=settings.EVENTS_PAGES_AHEAD, name="uapi-events"
+        )
+        for rows, stamps in pages:
             if stamps and (newest is None or max(stamps) > newest):
                 newest = max(stamps)
             context.report.count_rows("events", len(rows))
             yield rows
-            if stop_before is not None and stamps and max(stamps) < stop_before:
-                break
     except UtilityAPIError as exc:
         if ends_the_run(exc):
             raise
@@ -270,6 +273,20 @@ def _fetch_events(context: SourceContext, state: dict[str, Any]) -> Iterator[Any
         return
     if newest is not None:
         state["latest_ts"] = newest.isoformat()
+
+
+def _event_pages(
+    context: SourceContext, since: datetime | None
+) -> Iterator[tuple[list[dict[str, Any]], list[datetime]]]:
+    """Each page's rows and event times, up to the first page wholly older than a day before
+    `since`. Order across deliveries is not guaranteed, hence the day of margin."""
+    stop_before = since - timedelta(days=1) if since else None
+    for page in context.client.pages("events", "events", {"limit": settings.MAX_PAGE_SIZE}):
+        rows = [shape_event(e) for e in page if isinstance(e, dict)]
+        stamps = [r["event_at"] for r in rows if r.get("event_at") is not None]
+        yield rows, stamps
+        if stop_before is not None and stamps and max(stamps) < stop_before:
+            return
 
 
 def _scope(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -152,3 +154,50 @@ class Walk:
             if candidate is not None and (start is None or candidate > start):
                 return candidate
         return None
+
+
+def read_ahead(items: Iterable[T], *, ahead: int, name: str) -> Iterator[T]:
+    """Yield what `items` yields, reading it on a thread of its own up to `ahead` items ahead.
+
+    For a listing whose pages follow each other (each `next` link comes with the page before),
+    asked for beside the interval pages: the next page is requested as soon as one arrives,
+    not when dlt next turns to this resource, which can be long after while it is busy with
+    the readings. What `items` raises is raised here, after the items before it. The reader
+    stopping early stops the thread before its next item; items may have been read that
+    nobody takes, so a listing that knows where to stop should stop there itself.
+    """
+    finished = object()
+    handoff: queue.SimpleQueue[tuple[Any, BaseException | None]] = queue.SimpleQueue()
+    room = threading.Semaphore(ahead)
+    stop = threading.Event()
+
+    def produce() -> None:
+        iterator = iter(items)
+        try:
+            while room.acquire() and not stop.is_set():
+                try:
+                    item = next(iterator)
+                except StopIteration:
+                    handoff.put((finished, None))
+                    return
+                handoff.put((item, None))
+        except BaseException as exc:  # noqa: BLE001 - raised in the reader's thread
+            handoff.put((finished, exc))
+        finally:
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                close()
+
+    threading.Thread(target=produce, name=name, daemon=True).start()
+    try:
+        while True:
+            item, error = handoff.get()
+            if item is finished:
+                if error is not None:
+                    raise error
+                return
+            room.release()
+            yield item
+    finally:
+        stop.set()
+        room.release()

@@ -28,6 +28,10 @@ PARSE_THREADS = 2
 # Parsed batches the next checkpoint step's meters may hold while the current step finishes
 # (intervals.FetchAhead): enough that its first answers are in when it begins.
 READINGS_AHEAD_BATCHES = 2
+# Pages of the events listing read ahead of dlt taking them (pages.read_ahead): dlt takes them
+# only between the readings' batches, and each page waits its turn on the link behind the
+# interval pages. A page of 1000 events is ~200 KB of JSON.
+EVENTS_PAGES_AHEAD = 4
 
 DEFAULT_LOOKBACK_DAYS = 7
 # uapi loads commit in steps: each run of the source takes at most this many meters, or stops

@@ -314,6 +314,58 @@ class AuthorizationsAnswerAfterMetersAsked(httpx.HTTPTransport):
         return super().handle_request(request)
 
 
+class IntervalsAnsweredAfterEvents(httpx.HTTPTransport):
+    """Holds every intervals answer until the events listing's `pages` pages have all been
+    asked for (or 20 s pass)."""
+
+    def __init__(self, pages: int) -> None:
+        super().__init__()
+        self.pages = pages
+        self.events_asked = 0
+        self.all_events_asked = threading.Event()
+        self.held_in_time: list[bool] = []
+        self._lock = threading.Lock()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/events"):
+            with self._lock:
+                self.events_asked += 1
+                if self.events_asked >= self.pages:
+                    self.all_events_asked.set()
+        elif request.url.path.endswith("/intervals"):
+            self.held_in_time.append(self.all_events_asked.wait(timeout=20))
+        return super().handle_request(request)
+
+
+def test_the_events_pages_are_read_while_the_readings_wait(sb, tmp_path, monkeypatch):
+    # each events page used to be asked for only when dlt next turned to the events resource,
+    # which waits for the readings' pages: on a shared link that held a first load's step
+    import sources.utilityapi as source_module
+    from sources.utilityapi import settings
+    from sources.utilityapi.client import UtilityAPIClient
+
+    monkeypatch.setattr(settings, "MAX_PAGE_SIZE", 100)
+    with UtilityAPIClient(sb.token, sb.base_url) as lister:
+        pages = len(list(lister.pages("events", "events", {"limit": settings.MAX_PAGE_SIZE})))
+    assert pages >= 3
+    transport = IntervalsAnsweredAfterEvents(pages)
+    real_client = source_module.UtilityAPIClient
+
+    def client(*args, **kwargs):
+        return real_client(*args, transport=transport, **kwargs)
+
+    monkeypatch.setattr(source_module, "UtilityAPIClient", client)
+    db = tmp_path / "w.duckdb"
+    result = run_load(options(sb, db, FakeClock(NOW)))
+    assert transport.held_in_time and all(transport.held_in_time)
+    assert transport.events_asked == pages
+    assert result.failure is None
+    assert_readings_match_truth(sb, db)
+    with duckdb.connect(str(db), read_only=True) as con:
+        events = con.execute("select count(distinct uid), count(*) from utilityapi.events")
+        assert events.fetchone() == (261, 261)
+
+
 def test_the_meters_are_listed_while_the_authorizations_are(sb, tmp_path, monkeypatch):
     # every other resource waits for the meters: listed after the authorizations' answer, they
     # came one round trip later
