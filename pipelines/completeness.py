@@ -7,7 +7,8 @@ and the warehouse, so a run with nothing new makes no API request for it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import logging
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +19,8 @@ from dlt.pipeline.pipeline import Pipeline
 from sources.utilityapi.completeness import COMPLETE, SHORT, Loaded, assess
 from sources.utilityapi.planning import Kind, fingerprint
 from sources.utilityapi.records import to_instant
+
+logger = logging.getLogger(__name__)
 
 TABLE = "meter_completeness"
 RESOURCE_OF = {"bills": "bills", "intervals": "interval_readings"}
@@ -53,8 +56,8 @@ def previous_rows(pipeline: Pipeline) -> dict[tuple[str, str], dict[str, Any]]:
     if not _has_data(pipeline, TABLE):
         return {}
     query = f"select meter_uid, kind, listing_fingerprint, status, repaired from {TABLE}"
-    rows = _rows(
-        pipeline, query, TABLE, ["meter_uid", "kind", "listing_fingerprint", "status", "repaired"]
+    rows = _reader(pipeline)(
+        query, TABLE, ["meter_uid", "kind", "listing_fingerprint", "status", "repaired"]
     )
     return {
         (str(uid), str(kind)): {"fingerprint": fp, "status": status, "repaired": repaired}
@@ -93,13 +96,71 @@ def loaded(pipeline: Pipeline, kind: Kind, meter_uids: list[str]) -> dict[str, L
     table = "interval_readings" if kind == "intervals" else "bills"
     if not meter_uids or not _has_data(pipeline, table):
         return {}
+    return _loaded(_reader(pipeline), kind, meter_uids)
+
+
+class StepCounts:
+    """What the warehouse holds for each step's meters, read as soon as that step commits.
+
+    A step is loaded on a thread while the next one is fetched (overlap.py); reading its
+    meters' counts on that thread, right after its load, takes the check's warehouse queries
+    off the end of the run (0.8 s of a 10.6 M-reading backfill's tail, reading every meter at
+    the end). The counts stay true until the check: a run fetches each meter once per kind,
+    and nothing else writes the raw tables while it holds the writer lock. A read that fails is
+    logged and left to the check, which reads what was not read here.
+    """
+
+    def __init__(self) -> None:
+        # kind -> meter -> what its step's load left (None: nothing)
+        self._found: dict[str, dict[str, Loaded | None]] = {}
+
+    def reader(
+        self, pipeline: Pipeline, step_meters: Mapping[str, list[str]], tables: Iterable[str]
+    ) -> Callable[[], None] | None:
+        """What to run after the step's load: read its meters of each kind whose table the
+        step wrote. Built on the thread that owns the pipeline; None when nothing to read."""
+        written = set(tables)
+        wanted = {
+            kind: list(uids)
+            for kind, uids in step_meters.items()
+            if uids and kind in RESOURCE_OF and RESOURCE_OF[kind] in written
+        }
+        if not wanted or pipeline.destination.destination_name == "filesystem":
+            return None
+        query = _reader(pipeline)
+
+        def read() -> None:
+            for kind, uids in wanted.items():
+                try:
+                    found = _loaded(query, kind, uids)  # type: ignore[arg-type]
+                except Exception as exc:  # noqa: BLE001 - the check reads these meters again
+                    logger.warning("could not count the step's %s yet: %s", kind, exc)
+                    continue
+                known = self._found.setdefault(kind, {})
+                known.update({uid: found.get(uid) for uid in uids})
+
+        return read
+
+    def loaded(self, pipeline: Pipeline, kind: Kind, meter_uids: list[str]) -> dict[str, Loaded]:
+        """As `loaded`, reading the warehouse only for meters not read after their step."""
+        known = self._found.get(kind, {})
+        found = {uid: n for uid in meter_uids if (n := known.get(uid)) is not None}
+        found.update(loaded(pipeline, kind, [uid for uid in meter_uids if uid not in known]))
+        return found
+
+
+Query = Callable[[str, str, list[str]], list[tuple]]
+
+
+def _loaded(query: Query, kind: Kind, meter_uids: list[str]) -> dict[str, Loaded]:
+    table = "interval_readings" if kind == "intervals" else "bills"
     found: dict[str, Loaded] = {}
     for i in range(0, len(meter_uids), UIDS_PER_QUERY):
         chunk = meter_uids[i : i + UIDS_PER_QUERY]
         uids = ", ".join(_literal(uid) for uid in chunk)
         template = READING_STARTS if kind == "intervals" else BILLS
         columns = ["meter_uid", "start_at", "end_at"] if kind == "intervals" else BILL_COLUMNS
-        rows = _rows(pipeline, template.format(uids=uids), table, columns)
+        rows = query(template.format(uids=uids), table, columns)
         if kind == "intervals":
             found.update(_primary_duration(rows))
         else:
@@ -191,31 +252,36 @@ def _primary_duration(rows: list[tuple]) -> dict[str, Loaded]:
     return {uid: Loaded(int(n), _utc(first), _utc(last)) for uid, (n, first, last) in best.items()}
 
 
-def _rows(
-    pipeline: Pipeline,
-    sql: str,
-    table: str,
-    columns: list[str],
-) -> list[tuple]:
-    """Run DuckDB-dialect SQL over one raw table, in the warehouse (transpiled to its dialect).
+def _reader(pipeline: Pipeline) -> Query:
+    """Runs DuckDB-dialect SQL over one raw table, in the warehouse (transpiled to its dialect).
 
     Delta tables of the filesystem destination are read with the deltalake library in a
     local DuckDB: dlt's own reader would download DuckDB's delta extension, which a machine
     without internet access cannot.
     """
     if pipeline.destination.destination_name == "filesystem":
-        import duckdb
-        from dlt.common.libs.deltalake import get_delta_tables
 
-        # only the columns the check needs; deltalake's own filters trip over its string views
-        delta = get_delta_tables(pipeline, table)[table]
-        with duckdb.connect() as con:
-            con.register(table, delta.to_pyarrow_table(columns=columns))
-            return con.execute(sql).fetchall()
+        def from_delta(sql: str, table: str, columns: list[str]) -> list[tuple]:
+            import duckdb
+            from dlt.common.libs.deltalake import get_delta_tables
+
+            # only the columns the check needs; deltalake's own filters trip over its string views
+            delta = get_delta_tables(pipeline, table)[table]
+            with duckdb.connect() as con:
+                con.register(table, delta.to_pyarrow_table(columns=columns))
+                return con.execute(sql).fetchall()
+
+        return from_delta
     dataset = pipeline.dataset()
     dialect = dataset.destination_dialect
-    query = sql if dialect == "duckdb" else sqlglot.transpile(sql, read="duckdb", write=dialect)[0]
-    return dataset.query(query).fetchall()
+
+    def from_warehouse(sql: str, table: str, columns: list[str]) -> list[tuple]:
+        query = (
+            sql if dialect == "duckdb" else sqlglot.transpile(sql, read="duckdb", write=dialect)[0]
+        )
+        return dataset.query(query).fetchall()
+
+    return from_warehouse
 
 
 def _literal(value: str) -> str:

@@ -19,6 +19,7 @@ next run settles the same way (see `settle_leftovers`).
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from dlt.common.runners import pool_runner as runner
@@ -43,8 +44,12 @@ class BackgroundLoad:
     def running(self) -> bool:
         return self._thread is not None
 
-    def start(self) -> None:
-        """Load the normalized package in the background (call `wait` before the next one)."""
+    def start(self, then: Callable[[], None] | None = None) -> None:
+        """Load the normalized package in the background (call `wait` before the next one).
+
+        `then` runs on the same thread once the load has committed (not after a failed load);
+        it must not raise.
+        """
         if self._thread is not None:
             raise RuntimeError("a load is already running")
         pipeline = self._pipeline
@@ -65,7 +70,7 @@ class BackgroundLoad:
         )
         self._info, self._error = None, None
         self._thread = threading.Thread(
-            target=self._run, args=(step,), name="uapi-load", daemon=True
+            target=self._run, args=(step, then), name="uapi-load", daemon=True
         )
         self._thread.start()
 
@@ -79,9 +84,12 @@ class BackgroundLoad:
             raise self._error
         return self._info
 
-    def _run(self, step: Load) -> None:
+    def _run(self, step: Load, then: Callable[[], None] | None) -> None:
         try:
             runner.run_pool(step.config, step)
             self._info = self._pipeline._get_step_info(step)  # noqa: SLF001
         except BaseException as exc:  # noqa: BLE001 - handed to the main thread by wait()
             self._error = exc
+            return
+        if then is not None:
+            then()

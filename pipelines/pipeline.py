@@ -273,8 +273,9 @@ def run_load(
             **options.source_args(report=report, clock=options.clock, fetch_ahead=ahead)
         )
         resources = resolve_resources(options.resources)
+        counts = completeness.StepCounts()
         try:
-            _run_steps(pipeline, source, resources, options, result, phase)
+            _run_steps(pipeline, source, resources, options, result, phase, counts=counts)
         except Exception as exc:
             if not (result.steps or _completed(result.leftovers)):
                 raise LoadFailed(str(exc)) from exc
@@ -283,7 +284,7 @@ def run_load(
         finally:
             ahead.close()
         try:
-            _verify(pipeline, resources, options, result, phase)
+            _verify(pipeline, resources, options, result, phase, counts)
         except Exception as exc:  # noqa: BLE001 - the load is committed; the check is reported
             logger.error("completeness check failed: %s", exc)
             result.failure = result.failure or f"completeness check failed: {describe_failure(exc)}"
@@ -442,8 +443,12 @@ def _run_steps(
     phase: Callable[[str], None],
     *,
     refresh: bool = True,
+    counts: completeness.StepCounts | None = None,
 ) -> None:
-    """Run the source step by step, each step loaded while the next one is fetched."""
+    """Run the source step by step, each step loaded while the next one is fetched.
+
+    `counts` gets each committed step's meter counts, read on the load's thread.
+    """
     step_resources = [r for r in resources if r in STEP_RESOURCES]
     selected = resources
     if options.target.table_format:
@@ -460,13 +465,18 @@ def _run_steps(
             remaining_before = result.report.remaining
             drop = refresh and options.full_refresh and not result.steps and pending is None
             begun = time.perf_counter()
+            marks = _fetched_so_far(result.report)
             _extract(pipeline, source.with_resources(*selected), options, phase, drop=drop)
             taken += 1
             if pending is not None:
                 _finish(loading, pending, result)
             pending = _normalize(pipeline, phase, begun)
             phase("loading")
-            loading.start()
+            then = None
+            if counts is not None:
+                fetched = _fetched_since(result.report, marks)
+                then = counts.reader(pipeline, fetched, pending.row_counts)
+            loading.start(then)
             remaining = result.report.remaining
             if not step_resources or not remaining:
                 break
@@ -485,6 +495,18 @@ def _run_steps(
         if pipeline.has_pending_data:
             pipeline.abort_packages()
         raise
+
+
+def _fetched_so_far(report: LoadReport) -> dict[str, int]:
+    return {kind: len(progress.fetched) for kind, progress in report.kinds.items()}
+
+
+def _fetched_since(report: LoadReport, marks: dict[str, int]) -> dict[str, list[str]]:
+    """The meters of each kind fetched since `marks` (each meter is fetched once per run)."""
+    return {
+        kind: list(progress.fetched[marks.get(kind, 0) :])
+        for kind, progress in report.kinds.items()
+    }
 
 
 @dataclass
@@ -577,6 +599,7 @@ def _verify(
     options: LoadOptions,
     result: LoadResult,
     phase: Callable[[str], None],
+    counts: completeness.StepCounts | None = None,
 ) -> None:
     """Check each fetched meter against its listing; repair a shortfall once; keep the rows.
 
@@ -590,7 +613,7 @@ def _verify(
         return
     phase("checking")
     previous = completeness.previous_rows(pipeline)
-    rows = _assess(pipeline, kinds, report, previous, options.clock.now())
+    rows = _assess(pipeline, kinds, report, previous, options.clock.now(), counts=counts)
     repair = completeness.needs_repair(rows, previous)
     if repair:
         _repair(pipeline, kinds, sorted(repair), options, result, phase)
@@ -621,6 +644,7 @@ def _assess(
     previous: dict[tuple[str, str], Any],
     now: Any,
     only: set[str] | None = None,
+    counts: completeness.StepCounts | None = None,
 ) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for kind in kinds:
@@ -630,7 +654,9 @@ def _assess(
         meters = [m for m in report.listing if only is None or str(m.get("uid")) in only]
         if only is None:
             meters = completeness.to_check(meters, kind, state, fetched, previous)  # type: ignore[arg-type]
-        found = completeness.loaded(pipeline, kind, [str(m["uid"]) for m in meters])  # type: ignore[arg-type]
+        uids = [str(m["uid"]) for m in meters]
+        read = counts.loaded if counts is not None else completeness.loaded
+        found = read(pipeline, kind, uids)  # type: ignore[arg-type]
         rows += completeness.assess_meters(meters, kind, found, state, now=now)  # type: ignore[arg-type]
     return rows
 
