@@ -93,8 +93,7 @@ def to_check(
 
 def loaded(pipeline: Pipeline, kind: Kind, meter_uids: list[str]) -> dict[str, Loaded]:
     """What the warehouse holds per meter (see `Loaded`)."""
-    table = "interval_readings" if kind == "intervals" else "bills"
-    if not meter_uids or not _has_data(pipeline, table):
+    if not meter_uids or not _has_data(pipeline, RESOURCE_OF[kind]):
         return {}
     return _loaded(_reader(pipeline), kind, meter_uids)
 
@@ -153,7 +152,7 @@ Query = Callable[[str, str, list[str]], list[tuple]]
 
 
 def _loaded(query: Query, kind: Kind, meter_uids: list[str]) -> dict[str, Loaded]:
-    table = "interval_readings" if kind == "intervals" else "bills"
+    table = RESOURCE_OF[kind]
     found: dict[str, Loaded] = {}
     for i in range(0, len(meter_uids), UIDS_PER_QUERY):
         chunk = meter_uids[i : i + UIDS_PER_QUERY]
