@@ -2,12 +2,12 @@
 
 dlt writes the Arrow batches a resource yields into its package's Parquet files on the thread
 that runs the extract, the same thread that takes every parsed batch from the fetching workers.
-In scenario 3 of `bench/` (2 M readings, no latency) that thread spent 45 % of its time writing
-Parquet while the workers waited for it to take their batches. For a destination loaded from
-Parquet (the uapi CLI's DuckDB), the source writes the files itself, on a writer thread beside
-the extract, and hands dlt each finished file to import as it is (`dlt.mark.with_file_import`):
+In scenario 3 of `bench/` (2 M readings, no latency) that thread was the bottleneck: writing the
+Parquet was about half of its time, and the workers spent half of theirs waiting for it to take
+their batches. For a destination loaded from Parquet (the uapi CLI's DuckDB), the source writes
+the files itself, on a writer thread that runs beside the extract (pyarrow's writer releases
+the GIL), and hands dlt the finished files to import as they are (`dlt.mark.with_file_import`):
 the package holds the same rows, columns and `_dlt_load_id` as the files dlt would have written.
-Measured: the extract's thread 5.7 -> 4.2 CPU s, the load 11.2 -> 10.7 s (bench/README.md).
 
 The files are written without compression or column statistics: they live for seconds, until
 the step's load reads them once, and both cost CPU on every reading (~30 % of the write).
