@@ -163,8 +163,6 @@ class LoadOptions:
             "checkpoint_meters": self.checkpoint_meters,
             "checkpoint_minutes": self.checkpoint_minutes,
             "checkpoint_readings": self.checkpoint_readings,
-            # the readings as Parquet files written beside the extract (DuckDB loads Parquet)
-            "readings_files": self.target.file_format == "parquet",
         }
         return {**steps, **self.source, **extra}
 

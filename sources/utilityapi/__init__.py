@@ -23,8 +23,7 @@ from .context import LoadScope, SourceContext, UnknownMeterError
 from .errors import UtilityAPIError, ends_the_run
 from .intervals import OBJECTS_TABLE, READINGS_TABLE, FetchAhead, fetch_intervals
 from .pages import read_ahead
-from .readings import READINGS_KEY
-from .readings_files import FILE_SCHEMA as READINGS_FILE_SCHEMA
+from .readings import READINGS_KEY, READINGS_SCHEMA
 from .records import (
     ACCESS_HINTS,
     AUTHORIZATION_HINTS,
@@ -82,7 +81,6 @@ def utilityapi(
     report: LoadReport | None = None,
     clock: Clock | None = None,
     fetch_ahead: FetchAhead | None = None,
-    readings_files: bool = False,
 ) -> Sequence[DltResource]:
     """UtilityAPI authorizations, meters, bills, interval readings, events and meter access.
 
@@ -115,9 +113,6 @@ def utilityapi(
         clock: injected by tests; the system clock otherwise.
         fetch_ahead: lets interval fetches run on from one checkpoint step into the next, so
             the link does not idle between steps; the caller running the steps closes it.
-        readings_files: hand dlt the readings as Parquet files, written on a thread of their
-            own, instead of Arrow batches it writes on the extract's thread; for a pipeline
-            whose destination is loaded from Parquet (`loader_file_format="parquet"`).
     """
     # Arrow rows carry _dlt_load_id like every other row (dlt adds it to dict rows only), so
     # what each load touched can be found in every raw table, however the source is run.
@@ -154,7 +149,6 @@ def utilityapi(
             access_changes=access_changes,
         ),
         fetch_ahead=fetch_ahead,
-        readings_files=readings_files,
     )
     context.report.client_stats = client.stats
     return (
@@ -202,20 +196,18 @@ def interval_readings(context: SourceContext) -> DltResource:
     def interval_readings() -> Iterator[Any]:
         yield from fetch_intervals(context, dlt.current.resource_state())
 
-    # the objects' variant first: a variant starts as a copy of the resource's own hints
+    interval_readings.apply_hints(
+        table_name=READINGS_TABLE,
+        write_disposition=READINGS_DISPOSITION,
+        primary_key=list(READINGS_KEY),
+        columns=_arrow_hints(READINGS_SCHEMA),
+        create_table_variant=True,
+    )
     interval_readings.apply_hints(
         table_name=OBJECTS_TABLE,
         primary_key="uid",
         columns=INTERVAL_OBJECT_HINTS,
         create_table_variant=True,
-    )
-    # The readings are the resource's own table (not a variant): an imported readings file
-    # (readings_files) names no table, so it takes the resource's hints.
-    interval_readings.apply_hints(
-        table_name=READINGS_TABLE,
-        write_disposition=READINGS_DISPOSITION,
-        primary_key=list(READINGS_KEY),
-        columns=_arrow_hints(READINGS_FILE_SCHEMA),
     )
     return interval_readings
 

@@ -92,8 +92,6 @@ class SourceContext:
     scope: LoadScope
     # interval fetches that run on across this run's steps (owned and closed by the caller)
     fetch_ahead: FetchAhead | None = None
-    # readings go to dlt as Parquet files written on a thread of their own (readings_files.py)
-    readings_files: bool = False
     _meters: list[dict[str, Any]] | None = None
     _authorizations: list[dict[str, Any]] | None = None
     _meters_meanwhile: threading.Thread | None = None

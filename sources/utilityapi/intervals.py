@@ -18,7 +18,6 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import dlt
@@ -34,12 +33,9 @@ from .page_stream import ListingStream
 from .pages import Walk
 from .planning import MeterPlan, backfill_done, record_fetch, track_latest
 from .readings import BATCH_BYTES, IntervalsPage, ReadingProblems, decode_batch
-from .readings_files import ReadingsFile, ReadingsFiles
 
 READINGS_TABLE = "interval_readings"
 OBJECTS_TABLE = "interval_objects"
-# where a step's readings files wait for dlt to import them (in the pipeline's working folder)
-READINGS_FILES_DIR = "readings_files"
 
 
 def fetch_intervals(context: SourceContext, resource_state: dict[str, Any]) -> Iterator[Any]:
@@ -62,7 +58,6 @@ def fetch_intervals(context: SourceContext, resource_state: dict[str, Any]) -> I
     elif fetch is None:
         fetch = _Fetch(context, context.plan("intervals", resource_state), workers, None)
     batch = _Batch(settings.READINGS_BATCH_ROWS)
-    files = _readings_files() if context.readings_files else None
     try:
         for result in fetch.engine.step():
             plan: MeterPlan = result.job
@@ -73,9 +68,7 @@ def fetch_intervals(context: SourceContext, resource_state: dict[str, Any]) -> I
                     end_at = pc.max(page.readings["end_at"]).as_py()
                     track_latest(fetch.latest, plan.meter_uid, end_at)
                     context.report.count_rows("interval_readings", page.readings.num_rows)
-                    if files is not None:
-                        yield from _imported(files.add(page.readings))
-                    elif batch.add(page.readings):
+                    if batch.add(page.readings):
                         yield dlt.mark.with_table_name(batch.take(), READINGS_TABLE)
                         release_free_memory()
                 continue
@@ -94,35 +87,14 @@ def fetch_intervals(context: SourceContext, resource_state: dict[str, Any]) -> I
                 context.report.set_remaining("intervals", fetch.remaining)
     except BaseException:
         _end(fetch, ahead)
-        if files is not None:
-            files.abort()
         raise
     if fetch.engine.finished or ahead is None:
         _end(fetch, ahead)
-    if files is not None:
-        yield from _imported(files.close())
     if batch.rows:
         yield dlt.mark.with_table_name(batch.take(), READINGS_TABLE)
     release_free_memory()
     counts, examples = fetch.problems.take()
     context.report.add_problems("interval_readings", counts, examples)
-
-
-def _readings_files() -> ReadingsFiles:
-    """A writer of this step's readings files, in the pipeline's working folder (so dlt can
-    link them into its package); files a killed run left there are removed first."""
-    directory = Path(dlt.current.pipeline().working_dir) / READINGS_FILES_DIR
-    for stale in directory.glob("*.parquet"):
-        stale.unlink(missing_ok=True)
-    return ReadingsFiles(directory, dlt.current.load_package_state()["load_id"])
-
-
-def _imported(files: list[ReadingsFile]) -> Iterator[Any]:
-    """Each finished file for dlt to import into the step's package; then ours is removed
-    (dlt links or copies it)."""
-    for done in files:
-        yield dlt.mark.with_file_import(str(done.path), "parquet", done.rows)
-        done.path.unlink(missing_ok=True)
 
 
 def _end(fetch: _Fetch, ahead: FetchAhead | None) -> None:

@@ -10,7 +10,6 @@ from pathlib import Path
 import duckdb
 import httpx
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from pipelines.pipeline import LoadOptions, Target, make_pipeline, run_load
@@ -383,44 +382,3 @@ def test_the_meters_are_listed_while_the_authorizations_are(sb, tmp_path, monkey
     assert transport.meters_asked_in_time is True
     assert result.failure is None
     assert_readings_match_truth(sb, tmp_path / "w.duckdb")
-
-
-def readings_job_files(db: Path) -> list[Path]:
-    pipeline = make_pipeline(Target(db_path=db))
-    return [
-        Path(job.file_path)
-        for load_id in pipeline.list_completed_load_packages()
-        for job in pipeline.get_load_package_info(load_id).jobs["completed_jobs"]
-        if job.job_file_info.table_name == "interval_readings"
-    ]
-
-
-def test_readings_handed_to_dlt_as_files_load_the_same_rows_as_arrow_batches(sb, tmp_path):
-    # The DuckDB load writes the readings' Parquet files itself, beside dlt's extract
-    # (readings_files.py); dlt imports them as they are. The rows must be the ones dlt would
-    # have written from the same readings as Arrow batches.
-    files_db, batches_db = tmp_path / "files.duckdb", tmp_path / "batches.duckdb"
-    run_load(options(sb, files_db, FakeClock(NOW)))
-    run_load(options(sb, batches_db, FakeClock(NOW), readings_files=False))
-
-    assert loaded_readings(files_db).equals(loaded_readings(batches_db))
-    assert_readings_match_truth(sb, files_db)
-    imported = readings_job_files(files_db)
-    assert imported and all(
-        pq.ParquetFile(path).metadata.row_group(0).column(0).compression == "UNCOMPRESSED"
-        for path in imported
-    )
-    assert not any(
-        pq.ParquetFile(path).metadata.row_group(0).column(0).compression == "UNCOMPRESSED"
-        for path in readings_job_files(batches_db)
-    )
-    with duckdb.connect(str(files_db), read_only=True) as con:
-        per_load = con.execute(
-            "select r._dlt_load_id, count(*) from utilityapi.interval_readings r "
-            "left join utilityapi._dlt_loads l on l.load_id = r._dlt_load_id "
-            "where l.status = 0 group by 1"
-        ).fetchall()
-        total = con.execute("select count(*) from utilityapi.interval_readings").fetchone()[0]
-    assert sum(n for _, n in per_load) == total  # every row names a committed load
-    leftovers = files_db.with_name(files_db.name + ".pipelines")
-    assert not list(leftovers.rglob("readings_files/*.parquet"))
