@@ -93,6 +93,9 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
         "problems": report["problems"],
         "steps": _steps(options.target),
         "pid": os.getpid(),
+        "outcome": result.outcome.status,
+        # a load that stopped after some committed steps returns normally, with this set
+        "failure": result.failure,
     }
 
 

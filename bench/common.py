@@ -99,6 +99,9 @@ def run_child_load(
         raise RuntimeError(f"load failed ({done.returncode}):\n{done.stderr[-4000:]}")
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     result = json.loads(lines[-1])
+    if result.get("failure"):
+        # its figures would describe a truncated load (a 30 M-reading run once stopped at 26 M)
+        raise RuntimeError(f"load stopped before its end: {result['failure']}")
     result["sandbox_cpu_seconds"] = process_cpu_seconds(sb) - cpu0
     # CPU the rest of the machine used meanwhile (other work on the box skews every figure).
     result["other_cpu_seconds"] = max(
