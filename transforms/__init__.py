@@ -45,6 +45,7 @@ ANALYTICS_SCHEMA = "analytics"
 OWN_PROFILES = ("duckdb", "postgres")
 # tables an incremental run updates in place: if one is missing, the run is a full one
 INCREMENTAL_MODELS = (
+    "meter_time_zones",
     "meter_intervals_15min",
     "int_longer_reading_intervals",
     "meter_daily_usage",

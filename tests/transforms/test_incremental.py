@@ -74,6 +74,29 @@ def test_incremental_run_recomputes_only_what_the_load_touched(loaded: RawLoader
     assert comparable(loaded) == after
 
 
+def test_time_zone_checks_are_recomputed_only_for_the_meters_the_load_touched(
+    loaded: RawLoader,
+) -> None:
+    """Every reading of a meter is checked against its zone; an incremental run reads again
+    only the meters with new readings (or a new utility or zone), so its cost follows the load
+    and not the history. The other meters' rows are left as earlier runs wrote them: marked
+    here, the marks survive."""
+    with duckdb.connect(str(loaded.db_path)) as con:
+        con.execute("update analytics.meter_time_zones set readings_checked = -1")
+    loaded.load(world.second_load_intervals(), world.second_load_bills())
+
+    result = transforms.run(loaded.pipeline)
+
+    assert result.mode == "incremental"
+    checked = {
+        r["meter_uid"]: r["readings_checked"] for r in table(loaded.pipeline, "meter_time_zones")
+    }
+    touched = {world.COMMERCIAL, world.MIXED, world.SOLAR}
+    assert touched == set(result.meters_recomputed)
+    assert all(checked[meter] > 0 for meter in touched), checked
+    assert {meter for meter, count in checked.items() if count == -1} == set(checked) - touched
+
+
 def after_set(rows: list[dict]) -> set[tuple]:
     return {tuple(sorted(row.items())) for row in rows}
 

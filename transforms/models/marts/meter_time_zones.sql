@@ -1,4 +1,18 @@
-{{ config(materialized='table') }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='meters',
+        on_schema_change='fail',
+    )
+}}
+
+{#- Every reading of a meter is checked, so a full build reads the whole raw table. An
+    incremental run recomputes only the meters whose row can have changed: those with readings
+    in the run's loads, and those whose utility or zone is not the one earlier runs checked
+    against (or that have no row yet); every other meter's readings were checked as they are.
+    Its cost then follows what was loaded, not the table's history. -#}
+
+-- depends_on: {{ ref('int_loads_pending') }}
 
 with
 
@@ -20,8 +34,33 @@ zoned_meters as (
         on meters.utility = zones.utility_id
 ),
 
+{% if is_incremental() %}
+pending_loads as (
+    select load_id from {{ ref('int_loads_pending') }}
+),
+
+changed_meters as (
+    select readings.meter_uid
+    from ({{ select_from_source('utilityapi', 'interval_readings') }}) as readings
+    inner join pending_loads
+        on readings._dlt_load_id = pending_loads.load_id
+    union
+    select zoned_meters.meter_uid
+    from zoned_meters
+    left join {{ this }} as checked_before
+        on zoned_meters.meter_uid = checked_before.meter_uid
+    where checked_before.meter_uid is null
+        or coalesce(checked_before.utility, '') <> coalesce(zoned_meters.utility, '')
+        or coalesce(checked_before.time_zone, '') <> coalesce(zoned_meters.time_zone, '')
+),
+
+{% endif %}
 raw_readings as (
-    {{ select_from_source('utilityapi', 'interval_readings') }}
+    select *
+    from ({{ select_from_source('utilityapi', 'interval_readings') }}) as raw_readings
+    {% if is_incremental() %}
+    where meter_uid in (select meter_uid from changed_meters)
+    {% endif %}
 ),
 
 -- each published reading once (not per datapoint, not per duplicate), counted per UTC hour:
@@ -72,6 +111,9 @@ final as (
     from zoned_meters
     left join checked
         on zoned_meters.meter_uid = checked.meter_uid
+    {% if is_incremental() %}
+    where zoned_meters.meter_uid in (select meter_uid from changed_meters)
+    {% endif %}
 )
 
 select * from final
