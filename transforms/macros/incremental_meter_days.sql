@@ -22,21 +22,6 @@
     from {{ arg_dict['temp_relation'] }}
 {% endmacro %}
 
-{#- Incremental strategy `meters`: delete+insert by meter. The model selects whole meters (every
-    row it holds of each); this deletes the target's rows of those meters and inserts the new
-    selection, in the model's transaction, on every warehouse (dbt's own delete+insert is not
-    available on all of them). -#}
-{% macro get_incremental_meters_sql(arg_dict) %}
-    {%- set target = arg_dict['target_relation'] -%}
-    {%- set columns = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
-    delete from {{ target }}
-    where meter_uid in (select meter_uid from {{ arg_dict['temp_relation'] }});
-
-    insert into {{ target }} ({{ columns }})
-    select {{ columns }}
-    from {{ arg_dict['temp_relation'] }}
-{% endmacro %}
-
 {#- Whether the model being compiled recomputes only the run's meter-day scope: is_incremental()
     for an incremental model; for an ephemeral one (int_slots_resolved: compiled on its own, where
     is_incremental() is always false, and inlined into the incremental model that selects from

@@ -1,7 +1,8 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='meters',
+        incremental_strategy='delete+insert',
+        unique_key='meter_uid',
         on_schema_change='fail',
     )
 }}
