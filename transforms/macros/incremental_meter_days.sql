@@ -22,15 +22,15 @@
     from {{ arg_dict['temp_relation'] }}
 {% endmacro %}
 
-{#- Whether the model being compiled recomputes only the run's meter-day scope: is_incremental()
+{#- Whether the node being compiled reads only the run's meter-day scope: is_incremental()
     for an incremental model; for an ephemeral one (int_slots_resolved: compiled on its own, where
     is_incremental() is always false, and inlined into the incremental model that selects from
-    it) a run without dbt's --full-refresh, which the runner passes for every full build; never
-    for a view, a table or a test. -#}
+    it) and for a dbt test (which in_tested_scope filters) a run without dbt's --full-refresh,
+    which the runner passes for every full build; never for a view or a table. -#}
 {% macro incremental_run() %}
     {%- if model.config.materialized == 'incremental' -%}
         {{ return(is_incremental()) }}
-    {%- elif model.config.materialized == 'ephemeral' -%}
+    {%- elif model.config.materialized in ('ephemeral', 'test') -%}
         {{ return(not flags.FULL_REFRESH) }}
     {%- endif -%}
     {{ return(false) }}

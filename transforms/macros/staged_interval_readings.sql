@@ -157,6 +157,13 @@ final as (
 select * from final
 {% endmacro %}
 
+{#- For a dbt test: the staging of the raw readings of the meter-days it checks (in_tested_scope),
+    which on an incremental run are the rows the run's models read; every raw reading on a full
+    build. -#}
+{% macro staged_readings_in_tested_scope() -%}
+    {{ return(staged_interval_readings(in_tested_scope('meter_uid', raw_reading_local_date()))) }}
+{%- endmacro %}
+
 {#- The local date a raw reading starts on (for raw_filter). -#}
 {% macro raw_reading_local_date() -%}
     cast({{ add_minutes(utc_wall_clock('start_at'), 'utc_offset_minutes') }} as date)

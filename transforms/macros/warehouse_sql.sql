@@ -236,7 +236,9 @@
     twice is cheaper than holding it whole (DuckDB, a full build over 16.5 M raw rows: each of
     int_slots_resolved, meter_intervals and meter_intervals_15min ~1 s faster). An incremental
     run keeps it materialized: there the CTE filters a whole table down to the run's scope,
-    and filtering twice cost more (all 320 meters x 1 day: 13.8 s of models instead of 19). -#}
+    and filtering twice cost more (all 320 meters x 1 day: 13.8 s of models instead of 19; the
+    tests that stage raw rows, 10.6 M readings, 5 meters' last day: daily_net_kwh_equals_raw_net_kwh
+    0.23 s instead of 0.7, latest_publication_wins 0.5 s instead of 1.1). -#}
 {% macro inline_cte() -%}
     {{ return(adapter.dispatch('inline_cte', 'uapi')()) }}
 {%- endmacro %}

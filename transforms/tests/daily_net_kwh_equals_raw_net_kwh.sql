@@ -12,7 +12,7 @@ scope as (
 ),
 
 staged as (
-    {{ staged_interval_readings(in_tested_scope('meter_uid', raw_reading_local_date())) }}
+    {{ staged_readings_in_tested_scope() }}
 ),
 
 raw_days as (

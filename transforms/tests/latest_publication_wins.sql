@@ -17,6 +17,15 @@ raw_readings as {{ inline_cte() }} (
     {{ select_from_source('utilityapi', 'interval_readings') }}
 ),
 
+-- the scope first, on its own: with the conditions below beside it, DuckDB evaluated those on
+-- every raw row before the meter lookup (10.6 M readings, 5 meters' last day: 0.44 s against
+-- 0.16 s)
+readings_in_scope as (
+    select *
+    from raw_readings
+    where {{ in_tested_scope('meter_uid', raw_reading_local_date()) }}
+),
+
 -- the usable 15-minute readings, from the raw rows
 usable_readings as {{ inline_cte() }} (
     select
@@ -24,9 +33,8 @@ usable_readings as {{ inline_cte() }} (
         lower(type) as channel,
         start_at as reading_start_at,
         interval_updated_at
-    from raw_readings
+    from readings_in_scope
     where lower(type) in ('net', 'fwd', 'rev', 'gen')
-        and {{ in_tested_scope('meter_uid', raw_reading_local_date()) }}
         and coalesce(lower(unit), '') <> 'kw'
         and value is not null
         and {{ epoch_seconds('end_at') }} - {{ epoch_seconds('start_at') }} = 900
