@@ -249,3 +249,20 @@
 {% macro duckdb__inline_cte() -%}
     {%- if not incremental_run() %}not materialized{% endif -%}
 {%- endmacro %}
+
+{#- Written between a CTE's name and its body for a CTE that selects a whole table (a filter on
+    a column at most) and is read more than once: never materialized, on an incremental run
+    either. DuckDB would hold a copy of every row because two steps read it, though each takes
+    only a few meters' rows in an incremental run (the grid, 9.6 M rows, 5 meters' last day:
+    meter_daily_usage's query 0.08 s instead of 0.62, meter_monthly_peaks' 0.13 s instead of
+    0.44). -#}
+{% macro whole_table_cte() -%}
+    {{ return(adapter.dispatch('whole_table_cte', 'uapi')()) }}
+{%- endmacro %}
+
+{% macro default__whole_table_cte() -%}
+{%- endmacro %}
+
+{% macro duckdb__whole_table_cte() -%}
+    not materialized
+{%- endmacro %}

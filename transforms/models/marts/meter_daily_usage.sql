@@ -10,7 +10,7 @@
 
 with
 
-grid as (
+grid as {{ whole_table_cte() }} (
     select * from {{ ref('meter_intervals_15min') }}
 ),
 

@@ -11,7 +11,7 @@
 
 with
 
-grid as (
+grid as {{ whole_table_cte() }} (
     select
         *,
         cast({{ dbt.date_trunc('month', 'local_date') }} as date) as month_start_local
