@@ -59,6 +59,36 @@ def test_complete_hours_test_finds_an_hour_that_disagrees_with_its_slots(built: 
         assert len(conn.execute(sql).fetchall()) == 2
 
 
+def test_latest_publication_test_finds_an_older_winner_in_an_incremental_run(
+    built: RawLoader,
+) -> None:
+    # the SQL dbt ran for the test in an incremental run (the run's meter-days only), run again
+    # with the winners of the re-published slots made older than the readings they beat
+    built.load(world.second_load_intervals())  # a later correction of a day of MIXED
+    result = transforms.run(built.pipeline)
+    assert result.mode == "incremental" and world.MIXED in result.meters_recomputed
+    compiled = Path(built.pipeline.working_dir) / "dbt" / "compiled" / "uapi" / "tests"
+    sql = (compiled / "latest_publication_wins.sql").read_text()
+    corrected = (
+        "meter_uid = ? and interval_updated_at = (select max(interval_updated_at) "
+        "from analytics.meter_intervals_15min where meter_uid = ?)"
+    )
+
+    with duckdb.connect(str(built.db_path)) as conn:
+        assert conn.execute(sql).fetchall() == []
+        conn.execute(
+            "update analytics.meter_intervals_15min "
+            f"set interval_updated_at = interval_updated_at - interval 30 day where {corrected}",
+            [world.MIXED, world.MIXED],
+        )
+        found = conn.execute(sql).fetchall()
+    # the slots the correction re-published, all in the run's meter-days of MIXED
+    [scope] = [s for s in result.scope if s.meter_uid == world.MIXED]
+    assert found and {row[0] for row in found} == {world.MIXED}
+    days = {row[2].date() for row in found}
+    assert scope.from_local_date <= min(days) and max(days) <= scope.to_local_date
+
+
 def test_a_duplicated_raw_reading_warns_and_never_doubles_kwh(built: RawLoader) -> None:
     before = rounded(table(built.pipeline, "meter_daily_usage"))
     gas = [o for o in world.initial_intervals() if o["meter_uid"] == world.GAS]
