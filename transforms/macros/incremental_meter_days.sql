@@ -62,6 +62,23 @@
     {%- endif -%}
 {% endmacro %}
 
+{#- For a dbt test of a raw table: on an incremental run, the row's `column` (a key of the
+    table, e.g. the Interval object) has a row in `relation` that came with a load the run takes
+    in (int_loads_pending); on a full build every row, so no filter. -#}
+{% macro in_tested_loads(column, relation) %}
+    {#- ref() outside the condition, so dbt records the dependency while parsing -#}
+    {%- set pending = ref('int_loads_pending') -%}
+    {%- if flags.FULL_REFRESH -%}
+    true
+    {%- else -%}
+    {{ column }} in (
+        select {{ column }}
+        from {{ relation }}
+        where _dlt_load_id in (select load_id from {{ pending }})
+    )
+    {%- endif -%}
+{% endmacro %}
+
 {#- The row's meter and day fall in a meter-day range of `scope_relation` (meter_uid,
     from_local_date, to_local_date), widened by `days_before` and `days_after`. Two cheap
     filters come before the per-meter ranges: the meter alone (a plain semi-join the warehouse

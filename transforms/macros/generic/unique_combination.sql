@@ -7,8 +7,8 @@
       raw table before any filter): the staging of the scope's raw readings, which is what the
       run's models read, instead of the view (1.3 s at 10.6 M readings against 0.19 s);
     - `loaded_with`: a column of the key; the rows whose value of it came with a load the run
-      takes in (`_dlt_load_id` in int_loads_pending), so a raw table's copies are reported by
-      the run that loaded them (and by every full build), not again by every later run.
+      takes in (in_tested_loads), so a raw table's copies are reported by the run that loaded
+      them (and by every full build), not again by every later run.
     Where the warehouse hashes cheaply, repeated hashes are found first and only their rows
     grouped by the key (key_hash); `hash_first` false skips that for a costly view, which it
     would read twice. -#}
@@ -24,18 +24,11 @@
     {%- set hashed = key_hash(columns) if hash_first else none -%}
     {#- rendered on every build, so that dbt records their refs and sources while parsing -#}
     {%- set staged = staged_readings_in_tested_scope() if stages_raw_readings else none -%}
-    {%- set pending = ref('int_loads_pending') if loaded_with else none -%}
     {%- set rows = model if flags.FULL_REFRESH or not staged else '(' ~ staged ~ ')' -%}
     {%- if meter_day_column -%}
         {%- set in_scope = in_tested_scope('meter_uid', meter_day_column) -%}
-    {%- elif loaded_with and not flags.FULL_REFRESH -%}
-        {%- set in_scope -%}
-            {{ loaded_with }} in (
-                select {{ loaded_with }}
-                from {{ model }}
-                where _dlt_load_id in (select load_id from {{ pending }})
-            )
-        {%- endset -%}
+    {%- elif loaded_with -%}
+        {%- set in_scope = in_tested_loads(loaded_with, model) -%}
     {%- else -%}
         {%- set in_scope = 'true' -%}
     {%- endif %}
