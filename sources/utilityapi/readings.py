@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
@@ -143,20 +144,24 @@ def decode_batch(text: bytes, problems: ReadingProblems) -> IntervalsPage:
     strings, legacy kwh-only readings, missing fields) goes through the tolerant dict path.
     """
     try:
-        page = _arrow_batch(text, problems)
+        readings, objects = _arrow_batch(text, problems)
     except (pa.ArrowInvalid, _Unusual):
         objects = [o for o in parse_elements(text) if isinstance(o, Mapping)]
         readings = readings_table(objects, problems)
-        page = IntervalsPage(readings, _object_rows(objects, readings))
-    # In the fetching thread: Arrow's group-by releases the GIL, so batches dedupe in parallel.
-    return IntervalsPage(unique_readings(page.readings), page.objects)
+    # In the fetching thread, so batches dedupe in parallel (Arrow releases the GIL).
+    layout = _Layout.of(readings)
+    rows = _object_rows(objects, readings, layout)
+    return IntervalsPage(readings if layout else unique_readings(readings), rows)
 
 
 class _Unusual(Exception):
     """The batch parsed, but needs the tolerant path to be read right."""
 
 
-def _arrow_batch(text: bytes, problems: ReadingProblems) -> IntervalsPage:
+def _arrow_batch(
+    text: bytes, problems: ReadingProblems
+) -> tuple[pa.Table, list[Mapping[str, Any]]]:
+    """The readings of well-formed Interval objects, and the objects' metadata."""
     wrapped = b'{"intervals":[' + text + b"]}"
     parsed = pj.read_json(
         pa.BufferReader(wrapped),
@@ -194,18 +199,14 @@ def _arrow_batch(text: bytes, problems: ReadingProblems) -> IntervalsPage:
     metadata = pa.StructArray.from_arrays(
         [intervals.field(name) for name, _ in _METADATA], [name for name, _ in _METADATA]
     )
-    return IntervalsPage(table, _object_rows(metadata.to_pylist(), table))
+    return table, metadata.to_pylist()
 
 
-def _object_rows(objects: list[Mapping[str, Any]], readings: pa.Table) -> list[dict[str, Any]]:
+def _object_rows(
+    objects: list[Mapping[str, Any]], readings: pa.Table, layout: _Layout | None
+) -> list[dict[str, Any]]:
     """interval_objects rows, with the span and count of the readings received of each."""
-    spans: dict[str, dict[str, Any]] = {}
-    if readings.num_rows:
-        grouped = readings.group_by("interval_uid", use_threads=False).aggregate(
-            [("start_at", "min"), ("end_at", "max"), ("start_at", "count_distinct")]
-        )
-        for row in grouped.to_pylist():
-            spans[row["interval_uid"]] = row
+    spans = _spans(readings, layout)
     rows = []
     for obj in objects:
         if obj.get("uid") is None or obj.get("meter_uid") is None:
@@ -418,6 +419,8 @@ def _float_or_none(value: Any, problems: ReadingProblems) -> float | None:
 
 def unique_readings(table: pa.Table) -> pa.Table:
     """One row per reading key: a payload repeating a datapoint must not duplicate rows."""
+    if _Layout.of(table) is not None:
+        return table
     keys = list(READINGS_KEY)
     if table.group_by(keys, use_threads=False).aggregate([]).num_rows == table.num_rows:
         return table
@@ -425,3 +428,98 @@ def unique_readings(table: pa.Table) -> pa.Table:
     first = numbered.group_by(keys, use_threads=False).aggregate([("_row", "min")])["_row_min"]
     # the first row of each key, in table order (sort_indices alone gives positions in `first`)
     return table.take(first.take(pc.sort_indices(first)))
+
+
+def _spans(readings: pa.Table, layout: _Layout | None) -> dict[str, dict[str, Any]]:
+    """Per Interval object of a readings table: its first start, last end and distinct starts.
+
+    With the table's `_Layout`, from where each object's rows begin (each of its readings has
+    a start of its own); without, by a group-by.
+    """
+    if not readings.num_rows:
+        return {}
+    if layout is None:
+        grouped = readings.group_by("interval_uid", use_threads=False).aggregate(
+            [("start_at", "min"), ("end_at", "max"), ("start_at", "count_distinct")]
+        )
+        return {row["interval_uid"]: row for row in grouped.to_pylist()}
+    first_rows = layout.object_rows
+    starts = _micros(readings["start_at"])
+    ends = _micros(readings["end_at"])
+    uids = readings["interval_uid"].take(first_rows).to_pylist()
+    first_starts = _instants(np.minimum.reduceat(starts, first_rows)).to_pylist()
+    last_ends = _instants(np.maximum.reduceat(ends, first_rows)).to_pylist()
+    counts = (np.diff(first_rows, append=readings.num_rows) // layout.datapoints).tolist()
+    return {
+        uid: {"start_at_min": start, "end_at_max": end, "start_at_count_distinct": count}
+        for uid, start, end, count in zip(uids, first_starts, last_ends, counts, strict=True)
+    }
+
+
+def _micros(column: pa.ChunkedArray) -> np.ndarray:
+    return column.cast(pa.int64()).to_numpy()
+
+
+def _instants(micros: np.ndarray) -> pa.Array:
+    return pa.array(micros, type=pa.int64()).cast(UTC_TS)
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Where the objects of a readings table begin, when its rows come as the API sends them.
+
+    That is: each object's rows together, each reading's datapoints together, every reading
+    with the same datapoints (distinct types and meter numbers) in the same order, and within
+    an object the readings' starts all rising or all falling. Such a table cannot repeat a key
+    (`READINGS_KEY`), which a few comparisons of neighbouring rows prove; anything else (a
+    payload repeating a datapoint or an object, readings out of order) is left to a group-by.
+    """
+
+    object_rows: np.ndarray  # the first row of each object
+    datapoints: int  # rows per reading
+
+    @classmethod
+    def of(cls, table: pa.Table) -> _Layout | None:
+        n = table.num_rows
+        uid, start = table["interval_uid"], table["start_at"]
+        if n == 0 or uid.null_count or start.null_count or table["end_at"].null_count:
+            return None
+        new_object = _differs(uid)
+        new_reading = pc.or_(new_object, _differs(start))
+        reading_rows = _positions(new_reading)
+        k = int(reading_rows[1]) if len(reading_rows) > 1 else n
+        if n % k or not np.array_equal(reading_rows, np.arange(0, n, k)):
+            return None
+        # every reading has the datapoints of the reading before it, in the same order
+        for column in ("type", "meter_number"):
+            values = table[column]
+            if k < n and not _all_true(pc.equal(values.slice(k), values.slice(0, n - k))):
+                return None
+        pattern = table.slice(0, k).select(["type", "meter_number"]).to_pylist()
+        if len({(p["type"], p["meter_number"]) for p in pattern}) < k:
+            return None
+        object_rows = _positions(new_object)
+        if pc.count_distinct(uid.take(object_rows)).as_py() != len(object_rows):
+            return None  # an object's rows are in two places
+        steps = np.diff(_micros(start.take(reading_rows)))
+        same_object = np.ones(len(steps), dtype=bool)
+        same_object[object_rows[1:] // k - 1] = False
+        steps = steps[same_object]
+        if not ((steps > 0).all() or (steps < 0).all()):
+            return None
+        return cls(object_rows, k)
+
+
+def _differs(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Per row: whether it differs from the row before (the first row always does)."""
+    n = len(column)
+    later = pc.not_equal(column.slice(1), column.slice(0, n - 1))
+    return pa.chunked_array([pa.array([True]), *later.chunks], type=pa.bool_())
+
+
+def _positions(mask: pa.ChunkedArray) -> np.ndarray:
+    return pc.indices_nonzero(pc.fill_null(mask, True)).to_numpy().astype(np.int64)
+
+
+def _all_true(mask: pa.ChunkedArray) -> bool:
+    return bool(pc.all(pc.fill_null(mask, False)).as_py())

@@ -17,6 +17,7 @@ from sandbox import Sandbox, SandboxConfig
 from sources.utilityapi.readings import (
     READINGS_SCHEMA,
     ReadingProblems,
+    _Layout,
     decode_intervals_page,
     readings_table,
     unique_readings,
@@ -301,3 +302,105 @@ def test_a_bad_part_never_hides_the_good_parts_after_it(pages: list[bytes]) -> N
     body = json.dumps({"intervals": [objects[0], template], "next": None}).encode()
     decoded = decode_intervals_page(body, ReadingProblems()).items
     assert [o["reading_count"] for o in decoded.objects][0] == 0
+
+
+def _reshaped(objects: list[dict], how: str) -> list[dict]:
+    """A page's objects rearranged the ways a payload could break the layout shortcut."""
+    out = copy.deepcopy(objects)
+    first, second = out[0], out[1]
+    if how == "as sent":
+        pass
+    elif how == "readings rising":
+        for obj in out:
+            obj["readings"].reverse()
+    elif how == "one object rising":
+        second["readings"].reverse()
+    elif how == "a reading out of order":
+        first["readings"].append(first["readings"].pop(0))
+    elif how == "a reading sent twice apart":
+        first["readings"].append(copy.deepcopy(first["readings"][0]))
+    elif how == "a reading sent twice together":
+        first["readings"].insert(1, copy.deepcopy(first["readings"][0]))
+    elif how == "an object sent twice apart":
+        out.append(copy.deepcopy(first))
+    elif how == "an object sent twice together":
+        out.insert(1, copy.deepcopy(first))
+    elif how == "a datapoint sent twice":
+        dps = first["readings"][2]["datapoints"]
+        dps.append(copy.deepcopy(dps[0]))
+    elif how == "every datapoint sent twice":
+        for obj in out:
+            for reading in obj["readings"]:
+                reading["datapoints"] = reading["datapoints"] * 2
+    elif how == "a datapoint sent in place of another":
+        dps = first["readings"][1]["datapoints"]
+        dps[-1] = copy.deepcopy(dps[0])
+    elif how == "datapoints reordered in one reading":
+        first["readings"][1]["datapoints"].reverse()
+    elif how == "one reading with a datapoint fewer":
+        second["readings"][0]["datapoints"].pop()
+    elif how == "two meter numbers":
+        for reading in first["readings"]:
+            extra = copy.deepcopy(reading["datapoints"][0])
+            extra["meter_number"] = "second-meter"
+            reading["datapoints"].append(extra)
+    else:
+        raise AssertionError(how)
+    return out
+
+
+RESHAPES = [
+    "as sent",
+    "readings rising",
+    "one object rising",
+    "a reading out of order",
+    "a reading sent twice apart",
+    "a reading sent twice together",
+    "an object sent twice apart",
+    "an object sent twice together",
+    "a datapoint sent twice",
+    "every datapoint sent twice",
+    "a datapoint sent in place of another",
+    "datapoints reordered in one reading",
+    "one reading with a datapoint fewer",
+    "two meter numbers",
+]
+
+
+@pytest.mark.parametrize("how", RESHAPES)
+def test_reshaped_pages_keep_each_key_once_and_describe_their_objects(
+    pages: list[bytes], how: str
+) -> None:
+    """A page whose rows come as the API sends them skips the group-by (`_Layout`); any other
+    arrangement must still give one row per key and the same object rows."""
+    datapoints = set()
+    for content in pages[:: max(1, len(pages) // 6)]:
+        if len(objects_of(content)) < 2:
+            continue
+        datapoints.add(len(objects_of(content)[-1]["readings"][-1]["datapoints"]))
+        objects = _reshaped(objects_of(content), how)
+        body = json.dumps({"intervals": objects, "next": None}).encode()
+        page = decode_intervals_page(body, ReadingProblems()).items
+        truth = interval_rows(objects)
+        first_of_key = {tuple(r[c] for c in READINGS_KEY): r for r in reversed(truth)}
+        result = compare(list(first_of_key.values()), rows(page.readings), READINGS_KEY)
+        assert result.ok, result.summary()
+        assert [o["uid"] for o in page.objects] == [o["uid"] for o in objects]
+        for obj, row in zip(objects, page.objects, strict=True):
+            mine = [r for r in truth if r["interval_uid"] == obj["uid"]]
+            assert row["reading_count"] == len({r["start_at"] for r in mine})
+            assert row["first_start_at"] == min(r["start_at"] for r in mine)
+            assert row["last_end_at"] == max(r["end_at"] for r in mine)
+        # the tolerant path's table, deduplicated on its own
+        table = readings_table(objects)
+        assert unique_readings(table).num_rows == len(first_of_key)
+    assert {1, 3} <= datapoints  # gas meters send one datapoint a reading, electric ones three
+
+
+def test_pages_as_the_sandbox_sends_them_skip_the_group_by(pages: list[bytes]) -> None:
+    """The shortcut is taken for what the API sends (readings newest first, a few datapoints
+    each), not only for the shapes of a test."""
+    for content in pages:
+        table = readings_table(objects_of(content))
+        assert _Layout.of(table) is not None
+        assert _Layout.of(table.take(list(range(table.num_rows))[::-1])) is not None
