@@ -151,7 +151,7 @@ def decode_batch(text: bytes, problems: ReadingProblems) -> IntervalsPage:
     # In the fetching thread, so batches dedupe in parallel (Arrow releases the GIL).
     layout = _Layout.of(readings)
     rows = _object_rows(objects, readings, layout)
-    return IntervalsPage(readings if layout else unique_readings(readings), rows)
+    return IntervalsPage(readings if layout else _first_of_each_key(readings), rows)
 
 
 class _Unusual(Exception):
@@ -421,6 +421,11 @@ def unique_readings(table: pa.Table) -> pa.Table:
     """One row per reading key: a payload repeating a datapoint must not duplicate rows."""
     if _Layout.of(table) is not None:
         return table
+    return _first_of_each_key(table)
+
+
+def _first_of_each_key(table: pa.Table) -> pa.Table:
+    """unique_readings by group-by, for a table whose layout does not rule out repeats."""
     keys = list(READINGS_KEY)
     if table.group_by(keys, use_threads=False).aggregate([]).num_rows == table.num_rows:
         return table
