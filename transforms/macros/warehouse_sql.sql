@@ -238,31 +238,19 @@
     run keeps it materialized: there the CTE filters a whole table down to the run's scope,
     and filtering twice cost more (all 320 meters x 1 day: 13.8 s of models instead of 19; the
     tests that stage raw rows, 10.6 M readings, 5 meters' last day: daily_net_kwh_equals_raw_net_kwh
-    0.23 s instead of 0.7, latest_publication_wins 0.5 s instead of 1.1). -#}
-{% macro inline_cte() -%}
-    {{ return(adapter.dispatch('inline_cte', 'uapi')()) }}
+    0.23 s instead of 0.7, latest_publication_wins 0.5 s instead of 1.1).
+    `incremental_too`: for a CTE that selects a whole table (a filter on a column at most), so
+    that an incremental run inlines it as well: DuckDB would hold a copy of every row because
+    two steps read it, though each takes only a few meters' rows (the grid, 9.6 M rows, 5
+    meters' last day: meter_daily_usage's query 0.08 s instead of 0.62, meter_monthly_peaks'
+    0.13 s instead of 0.44). -#}
+{% macro inline_cte(incremental_too=false) -%}
+    {{ return(adapter.dispatch('inline_cte', 'uapi')(incremental_too)) }}
 {%- endmacro %}
 
-{% macro default__inline_cte() -%}
+{% macro default__inline_cte(incremental_too) -%}
 {%- endmacro %}
 
-{% macro duckdb__inline_cte() -%}
-    {%- if not incremental_run() %}not materialized{% endif -%}
-{%- endmacro %}
-
-{#- Written between a CTE's name and its body for a CTE that selects a whole table (a filter on
-    a column at most) and is read more than once: never materialized, on an incremental run
-    either. DuckDB would hold a copy of every row because two steps read it, though each takes
-    only a few meters' rows in an incremental run (the grid, 9.6 M rows, 5 meters' last day:
-    meter_daily_usage's query 0.08 s instead of 0.62, meter_monthly_peaks' 0.13 s instead of
-    0.44). -#}
-{% macro whole_table_cte() -%}
-    {{ return(adapter.dispatch('whole_table_cte', 'uapi')()) }}
-{%- endmacro %}
-
-{% macro default__whole_table_cte() -%}
-{%- endmacro %}
-
-{% macro duckdb__whole_table_cte() -%}
-    not materialized
+{% macro duckdb__inline_cte(incremental_too) -%}
+    {%- if incremental_too or not incremental_run() %}not materialized{% endif -%}
 {%- endmacro %}

@@ -10,7 +10,7 @@
 
 with
 
-grid as {{ whole_table_cte() }} (
+grid as {{ inline_cte(incremental_too=true) }} (
     select * from {{ ref('meter_intervals_15min') }}
 ),
 

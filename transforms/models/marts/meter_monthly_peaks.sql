@@ -11,7 +11,7 @@
 
 with
 
-grid as {{ whole_table_cte() }} (
+grid as {{ inline_cte(incremental_too=true) }} (
     select
         *,
         cast({{ dbt.date_trunc('month', 'local_date') }} as date) as month_start_local
