@@ -41,7 +41,10 @@ def tune_process(malloc_arenas: int = 2) -> None:
       to 8 arenas per core, and with a pool of HTTP threads handling megabyte-sized pages the
       peak grows with the number of threads rather than with the data.
     - Arrow allocates from the system allocator: its bundled allocator keeps pages freed by each
-      thread for that thread, so memory grows with the data when several threads parse.
+      thread for that thread, so memory grows with the data when several threads parse. This
+      covers what pyarrow's calls allocate; Arrow's C++ code (the Parquet writer) takes its
+      allocator from `ARROW_DEFAULT_MEMORY_POOL` when pyarrow is imported, which
+      `pipelines/__init__.py` sets before anything imports it.
     - The cyclic garbage collector runs less often, and objects alive at start-up (modules,
       dlt's configuration) are frozen out of its scans.
     """
