@@ -1,8 +1,10 @@
 """Process-wide memory settings for long loads, applied once by the application that runs them.
 
 Nothing here runs at import: the CLI (or any application embedding the source) calls
-`tune_process()` once before loading. The source itself only hands freed memory back with
-`release_free_memory()` between batches.
+`tune_process()` once before loading. Arrow's C++ allocator cannot be changed once pyarrow is
+imported, so an application of its own should also set `ARROW_DEFAULT_MEMORY_POOL=system` in
+its environment, as `pipelines/__init__.py` does for the CLI. The source itself only hands
+freed memory back with `release_free_memory()` between batches.
 """
 
 from __future__ import annotations
