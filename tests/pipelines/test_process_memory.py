@@ -11,8 +11,11 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+
+REPO = Path(__file__).resolve().parents[2]
 
 # Import an entry point, then write a Parquet file the way dlt does and report which of Arrow's
 # allocators served it.
@@ -31,6 +34,7 @@ def _allocators(entry: str, tmp_path, **env: str) -> dict[str, int]:
     done = subprocess.run(
         [sys.executable, "-c", PROBE, entry, str(tmp_path / "probe.parquet")],
         env={**environ, **env},
+        cwd=REPO,  # `bench` is not an installed package
         capture_output=True,
         text=True,
         check=True,
