@@ -159,3 +159,25 @@ def test_every_mode_has_a_flag_and_no_flag_keeps_the_defaults() -> None:
     assert named.unexpanded_utilities == ("SCE", "COMED")
     # The flags' config survives the JSON a child process is started with.
     assert SandboxConfig.from_json(json.loads(json.dumps(cfg.to_json()))) == cfg
+
+
+def test_the_uapi_command_loads_the_server_only_when_it_serves_one() -> None:
+    # a fresh interpreter: `uapi` (any command) imports sandbox.cli for its arguments, and a
+    # load against UtilityAPI must not pay for the server's modules at start-up
+    probe = (
+        "import sys, pipelines.cli\n"
+        "loaded = [m for m in ('sandbox.facade', 'sandbox.server', 'starlette') if m in sys.modules]\n"
+        "assert loaded == [], loaded\n"
+        "from sandbox import RequestRecord, Sandbox, Truth\n"
+        "assert 'sandbox.facade' in sys.modules and Sandbox.__name__ == 'Sandbox'\n"
+        "assert Truth.__name__ == 'Truth' and RequestRecord.__name__ == 'RequestRecord'\n"
+    )
+    repo = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=repo, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    import sandbox
+
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        sandbox.Nope  # noqa: B018
