@@ -10,6 +10,7 @@ import hashlib
 import logging
 import time
 from pathlib import Path
+from typing import Any
 
 import dlt
 
@@ -56,6 +57,8 @@ INCREMENTAL_MODELS = (
     "int_loads_processed",
 )
 PROCESSED_LOADS = "int_loads_processed"
+# each meter and its utility as the last build knew them (models/intermediate)
+METER_UTILITIES = "int_meter_utilities"
 # tables earlier versions of the project built and this one no longer does: a full build drops
 # them, so that analysts never query rows nothing keeps up to date
 RETIRED_TABLES = ("int_slots_resolved",)
@@ -133,13 +136,54 @@ def _plan(pipeline: dlt.Pipeline, full_refresh: bool, fingerprint: str) -> tuple
         )
         if last_fingerprint != fingerprint:
             return "full", "models changed since the last run"
-        [(pending,)] = client.execute_sql(
-            f"select count(*) from {loads} as loads where loads.status = 0 and not exists "
+        pending_loads = (
+            f"select loads.load_id from {loads} as loads where loads.status = 0 and not exists "
             f"(select 1 from {processed} as processed where processed.load_id = loads.load_id)"
         )
-    if not pending:
-        return "noop", "nothing loaded since the last run"
+        [(pending,)] = client.execute_sql(f"select count(*) from ({pending_loads}) as pending")
+        if not pending:
+            return "noop", "nothing loaded since the last run"
+        if not _brought_what_the_models_read(pipeline, client, pending_loads):
+            # they stay pending: the next run that brings rows takes them in with its own
+            reason = f"the {pending} load(s) since the last run brought nothing the models read"
+            return "noop", reason
     return "incremental", f"{pending} load(s) since the last run"
+
+
+def _brought_what_the_models_read(pipeline: dlt.Pipeline, client: Any, pending: str) -> bool:
+    """Whether the loads no run has taken in wrote rows the models read: readings, Interval
+    objects or bills, or a meter whose utility the last build did not know.
+
+    dlt gives every row it writes (a merge's too) the id of its load, so a raw row that changed
+    since the last build names a pending load. A scheduled run that found nothing new still
+    loads the listings (the meters merged again, unchanged) and its completeness rows, which
+    alone would start a whole dbt build.
+    """
+    existing = _existing_tables(client, pipeline.dataset_name)
+    for name in ("interval_readings", "interval_objects", "bills"):
+        if name in existing and client.execute_sql(
+            f"select 1 from {client.make_qualified_table_name(name)} "
+            f"where _dlt_load_id in ({pending}) limit 1"
+        ):
+            return True
+    if "meters" not in existing:
+        return False
+    meters = client.make_qualified_table_name("meters")
+    with client.with_alternative_dataset_name(ANALYTICS_SCHEMA):
+        if METER_UTILITIES not in _existing_tables(client, ANALYTICS_SCHEMA):
+            return True
+        known = client.make_qualified_table_name(METER_UTILITIES)
+    # dlt creates no column for a field null in every row; stg_meters reads it as null
+    columns = pipeline.default_schema.tables.get("meters", {}).get("columns", {})
+    utility = "meters.utility" if "utility" in columns else "null"
+    return bool(
+        client.execute_sql(
+            f"select 1 from {meters} as meters left join {known} as known "
+            "on known.meter_uid = meters.uid "
+            f"where meters._dlt_load_id in ({pending}) "
+            f"and (known.meter_uid is null or known.utility is distinct from {utility}) limit 1"
+        )
+    )
 
 
 def _existing_tables(client: object, schema: str) -> set[str]:

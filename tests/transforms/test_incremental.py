@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
+import dlt
 import duckdb
 import pytest
 
@@ -12,9 +13,12 @@ import transforms
 from tests.transforms import world
 from tests.transforms.builders import (
     LOS_ANGELES,
+    OBJECT_COLUMNS,
     PUBLISHED,
     RawLoader,
     interval,
+    interval_object_row,
+    meter,
     net_kwh,
     reading,
     series,
@@ -139,6 +143,60 @@ def test_running_again_without_a_load_is_a_noop(loaded: RawLoader) -> None:
     after_load = comparable(loaded)
     assert transforms.run(loaded.pipeline).mode == "noop"
     assert comparable(loaded) == after_load
+
+
+def test_a_load_that_changed_nothing_the_models_read_skips_the_build(loaded: RawLoader) -> None:
+    """A scheduled run that found nothing new still merges the meter listing again (and rows
+    of tables no model reads): no build, no table touched, and its load is taken in by the
+    next run that brings rows."""
+    before = comparable(loaded)
+    loaded.load(meters=world.initial_meters())
+    loaded.pipeline.run(dlt.resource([{"uid": "auth-x", "status": "ok"}], name="authorizations"))
+
+    result = transforms.run(loaded.pipeline)
+
+    assert (result.mode, result.models) == ("noop", [])
+    assert result.reason == "the 2 load(s) since the last run brought nothing the models read"
+    assert comparable(loaded) == before
+    loaded.load(world.second_load_intervals())
+    assert transforms.run(loaded.pipeline).mode == "incremental"
+    processed = {p["load_id"] for p in table(loaded.pipeline, "int_loads_processed")}
+    loads = table(loaded.pipeline, "_dlt_loads", schema="utilityapi")
+    assert processed == {load["load_id"] for load in loads if load["status"] == 0}
+
+
+@pytest.mark.parametrize("what", ["bills", "objects", "utility"])
+def test_a_load_of_rows_the_models_read_is_built_and_agrees_with_a_full_build(
+    loaded: RawLoader, what: str
+) -> None:
+    """Bills alone, an Interval object alone (its notes changed), a meter that changed
+    utility: each changes analytics tables, so each is an incremental run, which must give
+    what a full build gives."""
+    before = comparable(loaded)
+    if what == "bills":
+        loaded.load(bills=world.second_load_bills())
+    elif what == "objects":
+        [first] = [o for o in world.initial_intervals() if o["meter_uid"] == world.COMMERCIAL][:1]
+        changed = {**first, "notes": world.STRANGE}
+        loaded.pipeline.run(
+            dlt.resource(
+                [interval_object_row(changed)],
+                name="interval_objects",
+                write_disposition="merge",
+                primary_key="uid",
+                columns=OBJECT_COLUMNS,
+            )
+        )
+    else:
+        loaded.load(meters=[meter(world.GAS, "PG&E")])
+
+    result = transforms.run(loaded.pipeline)
+
+    assert result.mode == "incremental", result.reason
+    incremental = comparable(loaded)
+    assert incremental != before
+    transforms.run(loaded.pipeline, full_refresh=True)
+    assert comparable(loaded) == incremental
 
 
 def test_every_load_is_processed_once(loaded: RawLoader) -> None:
