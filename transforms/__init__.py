@@ -130,6 +130,11 @@ def _plan(pipeline: dlt.Pipeline, full_refresh: bool, fingerprint: str) -> tuple
             if missing:
                 return "full", f"not built yet: {', '.join(missing)}"
             processed = client.make_qualified_table_name(PROCESSED_LOADS)
+            known_meters = (
+                client.make_qualified_table_name(METER_UTILITIES)
+                if METER_UTILITIES in existing
+                else None
+            )
         [(last_fingerprint,)] = client.execute_sql(
             f"select max(project_fingerprint) from {processed} "
             f"where processed_at = (select max(processed_at) from {processed})"
@@ -143,16 +148,19 @@ def _plan(pipeline: dlt.Pipeline, full_refresh: bool, fingerprint: str) -> tuple
         [(pending,)] = client.execute_sql(f"select count(*) from ({pending_loads}) as pending")
         if not pending:
             return "noop", "nothing loaded since the last run"
-        if not _brought_what_the_models_read(pipeline, client, pending_loads):
+        if not _brought_what_the_models_read(pipeline, client, pending_loads, known_meters):
             # they stay pending: the next run that brings rows takes them in with its own
             reason = f"the {pending} load(s) since the last run brought nothing the models read"
             return "noop", reason
     return "incremental", f"{pending} load(s) since the last run"
 
 
-def _brought_what_the_models_read(pipeline: dlt.Pipeline, client: Any, pending: str) -> bool:
+def _brought_what_the_models_read(
+    pipeline: dlt.Pipeline, client: Any, pending: str, known: str | None
+) -> bool:
     """Whether the loads no run has taken in wrote rows the models read: readings, Interval
-    objects or bills, or a meter whose utility the last build did not know.
+    objects or bills, or a meter whose utility the last build did not know (`known`: its
+    `int_meter_utilities`, None if it has none).
 
     dlt gives every row it writes (a merge's too) the id of its load, so a raw row that changed
     since the last build names a pending load. A scheduled run that found nothing new still
@@ -170,11 +178,9 @@ def _brought_what_the_models_read(pipeline: dlt.Pipeline, client: Any, pending: 
             return True
     if "meters" not in existing:
         return False
+    if known is None:
+        return True
     meters = client.make_qualified_table_name("meters")
-    with client.with_alternative_dataset_name(ANALYTICS_SCHEMA):
-        if METER_UTILITIES not in _existing_tables(client, ANALYTICS_SCHEMA):
-            return True
-        known = client.make_qualified_table_name(METER_UTILITIES)
     # dlt creates no column for a field null in every row; stg_meters reads it as null
     columns = pipeline.default_schema.tables.get("meters", {}).get("columns", {})
     utility = "meters.utility" if "utility" in columns else "null"
