@@ -77,6 +77,32 @@ def test_every_column_built_is_described(world_conn) -> None:
 
 
 def test_descriptions_are_comments_in_the_warehouse(world_conn) -> None:
+    """Every model's and seed's description, and each of its columns', is the comment of its
+    table or view (persist_docs, written by macros/persist_docs.sql on DuckDB)."""
+    seeds = yaml.safe_load((PROJECT / "seeds" / "_seeds.yml").read_text())["seeds"]
+    documented = {**_documented(), **{seed["name"]: seed for seed in seeds}}
+    ephemeral = _ephemeral()
+    relations = dict(
+        world_conn.execute(
+            "select table_name, comment from duckdb_tables() where schema_name = 'analytics' "
+            "union all "
+            "select view_name, comment from duckdb_views() where schema_name = 'analytics'"
+        ).fetchall()
+    )
+    columns = {
+        (table, column): comment
+        for table, column, comment in world_conn.execute(
+            "select table_name, column_name, comment from duckdb_columns() "
+            "where schema_name = 'analytics'"
+        ).fetchall()
+    }
+    for name, entry in documented.items():
+        if name in ephemeral:
+            continue
+        assert (relations[name] or "").strip() == entry["description"].strip(), name
+        for column in entry["columns"]:
+            comment = columns[(name, column["name"])]
+            assert (comment or "").strip() == column["description"].strip(), (name, column)
     [(comment,)] = world_conn.execute(
         "select comment from duckdb_columns() where schema_name = 'analytics' "
         "and table_name = 'meter_daily_usage' and column_name = 'slots_expected'"
