@@ -78,10 +78,15 @@ def run(pipeline: dlt.Pipeline, *, full_refresh: bool = False) -> TransformResul
     """
     started = time.perf_counter()
     fingerprint = project_fingerprint()
-    mode, reason = _plan(pipeline, full_refresh, fingerprint)
+    # one client for the questions asked before dbt starts and after it ends (connected only
+    # then): each new client resolves the destination's configuration again (~0.2 s)
+    client = pipeline.sql_client()
+    with client:
+        mode, reason = _plan(pipeline, client, full_refresh, fingerprint)
+        missing = _missing_raw_tables(client, pipeline.dataset_name) if mode != "noop" else []
     result = TransformResult(mode=mode, reason=reason)
     if mode != "noop":
-        _build(pipeline, result, fingerprint)
+        _build(pipeline, client, result, fingerprint, missing)
     result.seconds = time.perf_counter() - started
     logger.info("transform (%s) in %.2fs: %s", result.mode, result.seconds, result.reason)
     return result
@@ -112,46 +117,47 @@ def project_fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
-def _plan(pipeline: dlt.Pipeline, full_refresh: bool, fingerprint: str) -> tuple[str, str]:
+def _plan(
+    pipeline: dlt.Pipeline, client: Any, full_refresh: bool, fingerprint: str
+) -> tuple[str, str]:
     """The mode of this run and why, from what earlier runs left in `analytics`."""
     if full_refresh:
         return "full", "full refresh requested"
-    with pipeline.sql_client() as client:
-        if not client.has_dataset():
-            raise TransformError(
-                f"no raw tables in dataset '{pipeline.dataset_name}': run `uapi load` first"
-            )
-        loads = client.make_qualified_table_name("_dlt_loads")
-        with client.with_alternative_dataset_name(ANALYTICS_SCHEMA):
-            existing = _existing_tables(client, ANALYTICS_SCHEMA)
-            missing = [name for name in INCREMENTAL_MODELS if name not in existing]
-            if len(missing) == len(INCREMENTAL_MODELS):
-                return "full", "first run"
-            if missing:
-                return "full", f"not built yet: {', '.join(missing)}"
-            processed = client.make_qualified_table_name(PROCESSED_LOADS)
-            known_meters = (
-                client.make_qualified_table_name(METER_UTILITIES)
-                if METER_UTILITIES in existing
-                else None
-            )
-        [(last_fingerprint,)] = client.execute_sql(
-            f"select max(project_fingerprint) from {processed} "
-            f"where processed_at = (select max(processed_at) from {processed})"
+    if not client.has_dataset():
+        raise TransformError(
+            f"no raw tables in dataset '{pipeline.dataset_name}': run `uapi load` first"
         )
-        if last_fingerprint != fingerprint:
-            return "full", "models changed since the last run"
-        pending_loads = (
-            f"select loads.load_id from {loads} as loads where loads.status = 0 and not exists "
-            f"(select 1 from {processed} as processed where processed.load_id = loads.load_id)"
+    loads = client.make_qualified_table_name("_dlt_loads")
+    with client.with_alternative_dataset_name(ANALYTICS_SCHEMA):
+        existing = _existing_tables(client, ANALYTICS_SCHEMA)
+        missing = [name for name in INCREMENTAL_MODELS if name not in existing]
+        if len(missing) == len(INCREMENTAL_MODELS):
+            return "full", "first run"
+        if missing:
+            return "full", f"not built yet: {', '.join(missing)}"
+        processed = client.make_qualified_table_name(PROCESSED_LOADS)
+        known_meters = (
+            client.make_qualified_table_name(METER_UTILITIES)
+            if METER_UTILITIES in existing
+            else None
         )
-        [(pending,)] = client.execute_sql(f"select count(*) from ({pending_loads}) as pending")
-        if not pending:
-            return "noop", "nothing loaded since the last run"
-        if not _brought_what_the_models_read(pipeline, client, pending_loads, known_meters):
-            # they stay pending: the next run that brings rows takes them in with its own
-            reason = f"the {pending} load(s) since the last run brought nothing the models read"
-            return "noop", reason
+    [(last_fingerprint,)] = client.execute_sql(
+        f"select max(project_fingerprint) from {processed} "
+        f"where processed_at = (select max(processed_at) from {processed})"
+    )
+    if last_fingerprint != fingerprint:
+        return "full", "models changed since the last run"
+    pending_loads = (
+        f"select loads.load_id from {loads} as loads where loads.status = 0 and not exists "
+        f"(select 1 from {processed} as processed where processed.load_id = loads.load_id)"
+    )
+    [(pending,)] = client.execute_sql(f"select count(*) from ({pending_loads}) as pending")
+    if not pending:
+        return "noop", "nothing loaded since the last run"
+    if not _brought_what_the_models_read(pipeline, client, pending_loads, known_meters):
+        # they stay pending: the next run that brings rows takes them in with its own
+        reason = f"the {pending} load(s) since the last run brought nothing the models read"
+        return "noop", reason
     return "incremental", f"{pending} load(s) since the last run"
 
 
@@ -201,9 +207,16 @@ def _existing_tables(client: object, schema: str) -> set[str]:
     return {row[0] for row in rows}
 
 
-def _build(pipeline: dlt.Pipeline, result: TransformResult, fingerprint: str) -> None:
+def _build(
+    pipeline: dlt.Pipeline,
+    client: Any,
+    result: TransformResult,
+    fingerprint: str,
+    missing: list[str],
+) -> None:
     """`dbt build` (seeds, models and their tests in dependency order) with dlt's dbt runner's
-    profile and credentials, in this process (transforms/invocation.py)."""
+    profile and credentials, in this process (transforms/invocation.py). `missing`: the raw
+    tables no load has created yet."""
     runner = dlt.dbt.package(pipeline, str(PROJECT_DIR))
     profiles_dir = runner.config.package_profiles_dir
     if runner.config.package_profile_name in OWN_PROFILES:
@@ -216,7 +229,6 @@ def _build(pipeline: dlt.Pipeline, result: TransformResult, fingerprint: str) ->
     work.mkdir(parents=True, exist_ok=True)
     # `build`, not run then test: a failing test stops the models downstream of it
     arguments = ["--full-refresh"] if result.mode == "full" else []
-    missing = _missing_raw_tables(pipeline)
     if missing:
         # a raw table not loaded yet (e.g. `uapi load --resources meters`) reads as empty in
         # the staging models; the tests declared on it have nothing to test
@@ -232,26 +244,20 @@ def _build(pipeline: dlt.Pipeline, result: TransformResult, fingerprint: str) ->
     if not outcome.success:
         reason = failure_message(result.models, result.tests, outcome.exception)
         raise TransformError(f"transform failed: {reason}", result)
-    if result.mode == "full":
-        _drop_retired_tables(pipeline)
-    result.scope = _scope(pipeline)
+    with client, client.with_alternative_dataset_name(ANALYTICS_SCHEMA):
+        if result.mode == "full":
+            client.drop_tables(*RETIRED_TABLES)
+        result.scope = _scope(client)
 
 
-def _drop_retired_tables(pipeline: dlt.Pipeline) -> None:
-    with pipeline.sql_client() as client, client.with_alternative_dataset_name(ANALYTICS_SCHEMA):
-        client.drop_tables(*RETIRED_TABLES)
-
-
-def _missing_raw_tables(pipeline: dlt.Pipeline) -> list[str]:
-    with pipeline.sql_client() as client:
-        existing = _existing_tables(client, pipeline.dataset_name)
+def _missing_raw_tables(client: Any, dataset: str) -> list[str]:
+    existing = _existing_tables(client, dataset)
     return [name for name in RAW_TABLES if name not in existing]
 
 
-def _scope(pipeline: dlt.Pipeline) -> list[MeterDays]:
-    with pipeline.sql_client() as client, client.with_alternative_dataset_name(ANALYTICS_SCHEMA):
-        rows = client.execute_sql(
-            "select meter_uid, from_local_date, to_local_date "
-            f"from {client.make_qualified_table_name(SCOPE)} order by meter_uid"
-        )
+def _scope(client: Any) -> list[MeterDays]:
+    rows = client.execute_sql(
+        "select meter_uid, from_local_date, to_local_date "
+        f"from {client.make_qualified_table_name(SCOPE)} order by meter_uid"
+    )
     return [MeterDays(*row) for row in rows]
