@@ -82,10 +82,11 @@ def run(pipeline: dlt.Pipeline, *, full_refresh: bool = False) -> TransformResul
     # then): each new client resolves the destination's configuration again (~0.2 s)
     client = pipeline.sql_client()
     with client:
-        mode, reason = _plan(pipeline, client, full_refresh, fingerprint)
-        missing = _missing_raw_tables(client, pipeline.dataset_name) if mode != "noop" else []
+        raw = _existing_tables(client, pipeline.dataset_name)
+        mode, reason = _plan(pipeline, client, raw, full_refresh, fingerprint)
     result = TransformResult(mode=mode, reason=reason)
     if mode != "noop":
+        missing = [name for name in RAW_TABLES if name not in raw]
         _build(pipeline, client, result, fingerprint, missing)
     result.seconds = time.perf_counter() - started
     logger.info("transform (%s) in %.2fs: %s", result.mode, result.seconds, result.reason)
@@ -118,9 +119,10 @@ def project_fingerprint() -> str:
 
 
 def _plan(
-    pipeline: dlt.Pipeline, client: Any, full_refresh: bool, fingerprint: str
+    pipeline: dlt.Pipeline, client: Any, raw: set[str], full_refresh: bool, fingerprint: str
 ) -> tuple[str, str]:
-    """The mode of this run and why, from what earlier runs left in `analytics`."""
+    """The mode of this run and why, from what earlier runs left in `analytics` (`raw`: the
+    tables of the raw dataset)."""
     if full_refresh:
         return "full", "full refresh requested"
     if not client.has_dataset():
@@ -154,7 +156,7 @@ def _plan(
     [(pending,)] = client.execute_sql(f"select count(*) from ({pending_loads}) as pending")
     if not pending:
         return "noop", "nothing loaded since the last run"
-    if not _brought_what_the_models_read(pipeline, client, pending_loads, known_meters):
+    if not _brought_what_the_models_read(pipeline, client, raw, pending_loads, known_meters):
         # they stay pending: the next run that brings rows takes them in with its own
         reason = f"the {pending} load(s) since the last run brought nothing the models read"
         return "noop", reason
@@ -162,7 +164,7 @@ def _plan(
 
 
 def _brought_what_the_models_read(
-    pipeline: dlt.Pipeline, client: Any, pending: str, known: str | None
+    pipeline: dlt.Pipeline, client: Any, existing: set[str], pending: str, known: str | None
 ) -> bool:
     """Whether the loads no run has taken in wrote rows the models read: readings, Interval
     objects or bills, or a meter whose utility the last build did not know (`known`: its
@@ -171,9 +173,8 @@ def _brought_what_the_models_read(
     dlt gives every row it writes (a merge's too) the id of its load, so a raw row that changed
     since the last build names a pending load. A scheduled run that found nothing new still
     loads the listings (the meters merged again, unchanged) and its completeness rows, which
-    alone would start a whole dbt build.
+    alone would start a whole dbt build. `existing`: the tables of the raw dataset.
     """
-    existing = _existing_tables(client, pipeline.dataset_name)
     # any row of a raw table the models read starts a build, but the meter listing's, which
     # every load merges again: those are compared with what the last build knew
     for name in (t for t in RAW_TABLES if t != "meters"):
@@ -248,11 +249,6 @@ def _build(
         if result.mode == "full":
             client.drop_tables(*RETIRED_TABLES)
         result.scope = _scope(client)
-
-
-def _missing_raw_tables(client: Any, dataset: str) -> list[str]:
-    existing = _existing_tables(client, dataset)
-    return [name for name in RAW_TABLES if name not in existing]
 
 
 def _scope(client: Any) -> list[MeterDays]:
