@@ -69,7 +69,8 @@ def timed(label: str, work: Any) -> None:
 
 
 def insert(tables: list[pa.Table], how: str) -> None:
-    """Into an empty table of a new DuckDB file: one statement, or one per batch."""
+    """Into an empty table of a new DuckDB file: one statement, or one per batch; every
+    decoded reading must arrive."""
     with tempfile.TemporaryDirectory() as folder:
         first = tables[0]  # noqa: F841 - read by DuckDB's replacement scan
         with duckdb.connect(str(Path(folder) / "probe.duckdb")) as con:
@@ -84,6 +85,9 @@ def insert(tables: list[pa.Table], how: str) -> None:
                     con.execute("insert into readings select * from batch")
                 con.execute("commit")
             con.execute("checkpoint")
+            (count,) = con.execute("select count(*) from readings").fetchone()
+    if count != sum(t.num_rows for t in tables):
+        raise SystemExit(f"{how}: {count} rows inserted, {sum(t.num_rows for t in tables)} decoded")
 
 
 def main() -> None:

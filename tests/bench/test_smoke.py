@@ -69,3 +69,20 @@ def test_bench_smoke_writes_results(tmp_path: Path) -> None:
     markdown = (tmp_path / "results.md").read_text()
     assert "| figure | median | min – max | target | met |" in markdown
     assert "wall ÷ floor" in markdown
+
+
+def test_the_append_probe_decodes_and_inserts_every_reading() -> None:
+    """`python -m bench.probe_append` (bench/README.md, "What would close each missed target")."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.probe_append", "--meters", "1", "--days", "20"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.splitlines()
+    readings = next(line for line in lines if " readings in " in line)
+    assert int(readings.split()[0].replace(",", "")) > 0
+    for label in ("decode", "insert from Arrow, one statement", "a statement per batch"):
+        assert any(line.startswith(label) or label in line for line in lines), (label, lines)
