@@ -16,8 +16,9 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -26,22 +27,17 @@ from sources.utilityapi.page_stream import ListingStream
 from sources.utilityapi.readings import BATCH_BYTES, ReadingProblems, decode_batch
 
 from .common import World, api_client, busy_cpu_seconds, list_all, sandbox_process
-from .throughput import CACHE_BYTES, CLIENT_PAGE_PARAMS
+from .throughput import CACHE_BYTES, client_pages
+
+T = TypeVar("T")
+# dlt adds its load id to every row it loads
+LOAD_ID = "1700000000.000001"
 
 
 def fetch_pages(world: World) -> list[bytes]:
     """Every intervals page of the world, as the connector asks for them on a first load."""
-    pages: list[bytes] = []
     with sandbox_process(world.config(cache_bytes=CACHE_BYTES)) as sb, api_client(sb) as client:
-        for meter in list_all(client, "/meters", "meters", {}):
-            url: str | None = "/intervals"
-            query: dict[str, Any] | None = {"meters": meter["uid"], **CLIENT_PAGE_PARAMS}
-            while url:
-                response = client.get(url, params=query)
-                response.raise_for_status()
-                pages.append(response.content)
-                url, query = response.json().get("next"), None
-    return pages
+        return list(client_pages(client, list_all(client, "/meters", "meters", {})))
 
 
 def decode(pages: list[bytes]) -> list[pa.Table]:
@@ -59,7 +55,7 @@ def decode(pages: list[bytes]) -> list[pa.Table]:
     return [t for t in tables if t.num_rows]
 
 
-def timed(label: str, work: Any) -> None:
+def timed(label: str, work: Callable[[], T]) -> T:
     machine, cpu, wall = busy_cpu_seconds(), time.process_time(), time.perf_counter()
     result = work()
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
@@ -86,8 +82,9 @@ def insert(tables: list[pa.Table], how: str) -> None:
                 con.execute("commit")
             con.execute("checkpoint")
             (count,) = con.execute("select count(*) from readings").fetchone()
-    if count != sum(t.num_rows for t in tables):
-        raise SystemExit(f"{how}: {count} rows inserted, {sum(t.num_rows for t in tables)} decoded")
+    decoded = sum(t.num_rows for t in tables)
+    if count != decoded:
+        raise SystemExit(f"{how}: {count} rows inserted, {decoded} decoded")
 
 
 def main() -> None:
@@ -100,11 +97,7 @@ def main() -> None:
     print(f"{len(pages)} pages, {sum(map(len, pages)):,} bytes")
     tables = timed("decode (the connector's decoder, one thread)", lambda: decode(pages))
     rows = sum(t.num_rows for t in tables)
-    load_id = pa.array(["1700000000.000001"]).dictionary_encode()
-    tables = [
-        t.append_column("_dlt_load_id", load_id.take([0] * t.num_rows).cast(pa.string()))
-        for t in tables
-    ]
+    tables = [t.append_column("_dlt_load_id", pa.repeat(LOAD_ID, t.num_rows)) for t in tables]
     print(f"{rows:,} readings in {len(tables)} batches")
     timed("insert from Arrow, one statement", lambda: insert(tables, "one insert"))
     timed("insert from Arrow, a statement per batch", lambda: insert(tables, "per batch"))

@@ -11,11 +11,13 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import httpx
 import orjson
 
 from sandbox import Sandbox
@@ -143,17 +145,23 @@ def _save_pages(sb: Sandbox, meters: list[dict[str, Any]], out: Path) -> dict[st
     out = fresh_dir(out)
     count = size = 0
     with api_client(sb) as client:
-        for meter in meters:
-            url: str | None = "intervals"
-            query: dict[str, Any] | None = {"meters": meter["uid"], **CLIENT_PAGE_PARAMS}
-            while url:
-                response = client.get(url, params=query)
-                response.raise_for_status()
-                count += 1
-                size += len(response.content)
-                (out / f"page-{count:05d}.json").write_bytes(response.content)
-                url, query = orjson.loads(response.content).get("next"), None
+        for page in client_pages(client, meters):
+            count += 1
+            size += len(page)
+            (out / f"page-{count:05d}.json").write_bytes(page)
     return {"dir": out, "files": count, "bytes": size}
+
+
+def client_pages(client: httpx.Client, meters: Iterable[dict[str, Any]]) -> Iterator[bytes]:
+    """Each meter's intervals pages, as the connector asks for them on a first load."""
+    for meter in meters:
+        url: str | None = "intervals"
+        query: dict[str, Any] | None = {"meters": meter["uid"], **CLIENT_PAGE_PARAMS}
+        while url:
+            response = client.get(url, params=query)
+            response.raise_for_status()
+            yield response.content
+            url, query = orjson.loads(response.content).get("next"), None
 
 
 def duckdb_json(pages: str, db_path: str) -> dict[str, Any]:

@@ -85,4 +85,4 @@ def test_the_append_probe_decodes_and_inserts_every_reading() -> None:
     readings = next(line for line in lines if " readings in " in line)
     assert int(readings.split()[0].replace(",", "")) > 0
     for label in ("decode", "insert from Arrow, one statement", "a statement per batch"):
-        assert any(line.startswith(label) or label in line for line in lines), (label, lines)
+        assert any(label in line for line in lines), (label, lines)
