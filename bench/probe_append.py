@@ -7,8 +7,11 @@ A probe, not a scenario. It answers one question from bench/README.md ("What wou
 missed target"): would dlt's extract, Parquet files and load, replaced by a direct insert of
 the decoded batches, free enough CPU for the throughput targets? It fetches every intervals
 page the connector would ask for, decodes them with the connector's decoder (one thread), then
-inserts the batches into an empty DuckDB table three ways. It prints the CPU and wall time of
-each, and the CPU other processes used meanwhile.
+inserts the batches into an empty DuckDB table two ways. Beside them, in the same hour, it
+times the bench's DuckDB floor (scenario 3's `read_json` flattening) on the same page bytes, so
+the decode and the insert, the two parts of any load that no design can skip, can be set
+against DuckDB's whole job. It prints the CPU and wall time of each, and the CPU other
+processes used meanwhile.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from sources.utilityapi.page_stream import ListingStream
 from sources.utilityapi.readings import BATCH_BYTES, ReadingProblems, decode_batch
 
 from .common import World, api_client, busy_cpu_seconds, list_all, sandbox_process
-from .throughput import CACHE_BYTES, client_pages
+from .throughput import CACHE_BYTES, client_pages, duckdb_json
 
 T = TypeVar("T")
 # dlt adds its load id to every row it loads
@@ -87,6 +90,21 @@ def insert(tables: list[pa.Table], how: str) -> None:
         raise SystemExit(f"{how}: {count} rows inserted, {decoded} decoded")
 
 
+def duckdb_floor(pages: list[bytes]) -> int:
+    """The bench's DuckDB floor on the same pages, saved as files first (not timed): the
+    readings it flattened."""
+    with tempfile.TemporaryDirectory() as folder:
+        saved = Path(folder) / "pages"
+        saved.mkdir()
+        for number, page in enumerate(pages):
+            (saved / f"page-{number:05d}.json").write_bytes(page)
+        floor = timed(
+            "DuckDB's read_json floor (scenario 3b)",
+            lambda: duckdb_json(str(saved), str(Path(folder) / "floor.duckdb")),
+        )
+        return floor["readings"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--meters", type=int, default=20)
@@ -101,6 +119,9 @@ def main() -> None:
     print(f"{rows:,} readings in {len(tables)} batches")
     timed("insert from Arrow, one statement", lambda: insert(tables, "one insert"))
     timed("insert from Arrow, a statement per batch", lambda: insert(tables, "per batch"))
+    flattened = duckdb_floor(pages)
+    if flattened != rows:
+        raise SystemExit(f"DuckDB's floor flattened {flattened} readings, the decoder {rows}")
 
 
 if __name__ == "__main__":

@@ -84,5 +84,6 @@ def test_the_append_probe_decodes_and_inserts_every_reading() -> None:
     lines = done.stdout.splitlines()
     readings = next(line for line in lines if " readings in " in line)
     assert int(readings.split()[0].replace(",", "")) > 0
-    for label in ("decode", "insert from Arrow, one statement", "a statement per batch"):
+    labels = ("decode", "insert from Arrow, one statement", "a statement per batch", "read_json")
+    for label in labels:
         assert any(label in line for line in lines), (label, lines)
