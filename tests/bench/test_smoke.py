@@ -87,3 +87,32 @@ def test_the_append_probe_decodes_and_inserts_every_reading() -> None:
     labels = ("decode", "insert from Arrow, one statement", "a statement per batch", "read_json")
     for label in labels:
         assert any(label in line for line in lines), (label, lines)
+
+
+def test_the_direct_probe_accounts_for_every_reading_in_each_arm() -> None:
+    """`python -m bench.probe_direct` (bench/README.md, "What would close each missed target"):
+    the readings kept out of dlt are appended or counted, never lost."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.probe_direct",
+            "--meters",
+            "1",
+            "--days",
+            "20",
+            "--runs",
+            "1",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    arms = {line.split()[0]: line for line in done.stdout.splitlines() if " readings " in line}
+    assert set(arms) == {"dlt", "direct", "drop"}, done.stdout
+    counts = {
+        arm: int(line.split(" CPU s")[1].split()[0].replace(",", "")) for arm, line in arms.items()
+    }
+    assert len(set(counts.values())) == 1 and counts["dlt"] > 0, counts
