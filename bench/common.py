@@ -76,10 +76,12 @@ def run_child_load(
     options: dict[str, Any] | None = None,
     now: datetime | None = None,
     profile: Path | None = None,
+    child: tuple[str, ...] = ("bench.child",),
 ) -> dict[str, Any]:
     """One `run_load` in a child process (see bench/child.py); returns its figures.
 
     `profile`: record the child with py-spy (all threads, native frames) into this file.
+    `child`: the module (and its arguments) that runs the load and prints `bench.child`'s JSON.
     """
     spec = {
         "base_url": sb.base_url,
@@ -88,7 +90,7 @@ def run_child_load(
         "now": (now or NOW).isoformat(),
         "options": options or {},
     }
-    cmd = [sys.executable, "-m", "bench.child", json.dumps(spec)]
+    cmd = [sys.executable, "-m", *child, json.dumps(spec)]
     if profile is not None:
         cmd = _py_spy(profile) + cmd
     cpu0 = process_cpu_seconds(sb)

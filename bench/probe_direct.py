@@ -28,8 +28,6 @@ import argparse
 import json
 import queue
 import statistics
-import subprocess
-import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -37,13 +35,12 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from .common import NOW, World, busy_cpu_seconds, fresh_dir, process_cpu_seconds, sandbox_process
+from .common import World, fresh_dir, run_child_load, sandbox_process
 from .throughput import CACHE_BYTES
 
 ARMS = ("dlt", "direct", "drop")
 # Rows a direct append inserts at once: one statement per 50 k-row batch costs ~1.5x as much.
 GROUP_ROWS = 600_000
-_PREFIX = "probe_direct: readings kept out of dlt: "
 
 
 class _Writer:
@@ -91,11 +88,13 @@ class _Writer:
 
 
 def child(arm: str, spec: dict[str, Any]) -> None:
-    """One measured load (`bench.child`), with the readings routed as `arm` says."""
+    """One measured load (`bench.child`), with the readings routed as `arm` says; its figures
+    gain `kept_out`, the readings the writer appended or counted."""
     from bench import child as measured
     from pipelines import completeness
     from sources.utilityapi import intervals
 
+    writer = None
     if arm != "dlt":
         writer = _Writer(Path(spec["db_path"] + ".readings.duckdb"), drop=arm == "drop")
         take = intervals._Batch.take  # noqa: SLF001 - the one place batches leave the source
@@ -112,41 +111,27 @@ def child(arm: str, spec: dict[str, Any]) -> None:
         def run_then_close(*args: Any, **kwargs: Any) -> Any:
             result = run_load(*args, **kwargs)
             writer.close()  # inside the measured wall time: the last group is written
-            print(f"{_PREFIX}{writer.rows}", file=sys.stderr, flush=True)
             return result
 
         measured.run_load = run_then_close
-    print(json.dumps(measured.run(spec), default=str), flush=True)
+    figures = measured.run(spec)
+    figures["kept_out"] = writer.rows if writer is not None else 0
+    print(json.dumps(figures, default=str), flush=True)
 
 
 def _load(sb: Any, arm: str, db: Path) -> dict[str, Any]:
-    spec = {
-        "base_url": sb.base_url,
-        "token": sb.token,
-        "db_path": str(db),
-        "now": NOW.isoformat(),
-        "options": {"rate_limit": 0, "transform": False},
-    }
-    machine, served = busy_cpu_seconds(), process_cpu_seconds(sb)
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.probe_direct", "--child", arm, json.dumps(spec)],
-        capture_output=True,
-        text=True,
-        cwd=Path(__file__).resolve().parents[1],
-        check=False,
+    result = run_child_load(
+        sb,
+        db,
+        options={"rate_limit": 0, "transform": False},
+        child=("bench.probe_direct", "--child", arm),
     )
-    if done.returncode != 0:
-        raise SystemExit(f"{arm} load failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    result = json.loads(next(line for line in done.stdout.splitlines()[::-1] if line[:1] == "{"))
-    kept_out = [int(line[len(_PREFIX) :]) for line in done.stderr.splitlines() if _PREFIX in line]
-    served = process_cpu_seconds(sb) - served
-    own = result["cpu_seconds"] + result["startup_cpu_seconds"]
     return {
         "wall": result["wall_seconds"],
         "cpu": result["cpu_seconds"],
-        "readings": result["row_counts"].get("interval_readings", 0) + sum(kept_out),
-        "sandbox": served,
-        "other": max(0.0, busy_cpu_seconds() - machine - served - own),
+        "readings": result["row_counts"].get("interval_readings", 0) + result["kept_out"],
+        "sandbox": result["sandbox_cpu_seconds"],
+        "other": result["other_cpu_seconds"],
     }
 
 
@@ -178,7 +163,7 @@ def main() -> None:
                     flush=True,
                 )
     loaded = {figures["readings"] for arm in ARMS for figures in runs[arm]}
-    if len(loaded) != 1 or not loaded.pop():
+    if len(loaded) != 1 or 0 in loaded:
         raise SystemExit(f"the arms accounted for different readings: {sorted(loaded)}")
     for arm in ARMS:
         walls, cpus = [r["wall"] for r in runs[arm]], [r["cpu"] for r in runs[arm]]
